@@ -1,0 +1,41 @@
+// Command cxrview is a chest X-ray viewer that drafts reports with a local
+// CXR-LLaVA model. With no arguments, or with image files or folders, it
+// opens the viewer; otherwise it runs one of its commands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"cxrview/app"
+)
+
+// version is set at link time by the Makefile (-X main.version=...).
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	verbose := false
+	for len(args) > 0 && (args[0] == "--verbose" || args[0] == "-v") {
+		verbose = true
+		args = args[1:]
+	}
+	dirs, err := app.DefaultDirs()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cxrview:", err)
+		return 1
+	}
+	env := &app.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Dirs: dirs, Version: version, Verbose: verbose}
+	if len(args) > 0 && app.IsCommand(args[0]) {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		return app.Run(ctx, env, args)
+	}
+	fmt.Fprintln(os.Stderr, "cxrview: the viewer is not built yet")
+	return 1
+}
