@@ -1,0 +1,406 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"image"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cxrview/engine"
+	"cxrview/engine/llm"
+	"cxrview/engine/quant"
+	"cxrview/engine/testmodel"
+)
+
+// The test binary doubles as the runner: the client starts it again with
+// CXRVIEW_TEST_RUNNER=1 and the argument "runner".
+func TestMain(m *testing.M) {
+	if os.Getenv("CXRVIEW_TEST_RUNNER") == "1" {
+		os.Exit(llm.Main())
+	}
+	os.Setenv("CXRVIEW_TEST_RUNNER", "1")
+	os.Exit(m.Run())
+}
+
+// libDir is the repository's lib/ollama (the CPU backends `make build`
+// puts there), so the tests run on the same code as the product.
+func libDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "lib", "ollama")
+}
+
+func newRunner(t testing.TB) *engine.Runner {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := engine.NewRunner(exe, engine.WithLibDir(libDir()))
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+var (
+	modelsOnce sync.Once
+	modelsDir  string
+	modelsErr  error
+)
+
+// tinyModels writes the test pairs once per test binary.
+func tinyModels(t testing.TB) string {
+	t.Helper()
+	modelsOnce.Do(func() {
+		modelsDir, modelsErr = os.MkdirTemp("", "cxrview-engine-test-")
+		if modelsErr != nil {
+			return
+		}
+		for _, name := range []string{"tiny", "tiny-llava"} {
+			s, _ := testmodel.Lookup(name)
+			if _, modelsErr = testmodel.Generate(modelsDir, s, quant.F16, 7); modelsErr != nil {
+				return
+			}
+		}
+	})
+	if modelsErr != nil {
+		t.Fatal(modelsErr)
+	}
+	return modelsDir
+}
+
+func tinySpec(t testing.TB, shape string) engine.ModelSpec {
+	dir := tinyModels(t)
+	s, err := testmodel.Lookup(shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testmodel.Paths(dir, s, quant.F16)
+	return engine.ModelSpec{Text: p.Text, Projector: p.Projector, Context: 1024, Threads: 2}
+}
+
+// testImage is a deterministic gray pattern with structure in every block.
+func testImage(size int) *image.Gray {
+	g := image.NewGray(image.Rect(0, 0, size, size))
+	for y := 0; y < size; y++ {
+		for x := 0; x < size; x++ {
+			g.Pix[y*size+x] = uint8((x*7 + y*13 + (x*y)%29) % 256)
+		}
+	}
+	return g
+}
+
+func reportRequest(t testing.TB, size, maxTokens int) engine.Request {
+	q, err := engine.PresetReport.Question("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine.Request{Image: testImage(size), Turns: []engine.Turn{{User: q}}, MaxTokens: maxTokens}
+}
+
+func generate(t testing.TB, r engine.Engine, req engine.Request) (string, engine.Stats) {
+	t.Helper()
+	var b strings.Builder
+	st, err := r.Generate(context.Background(), req, func(p engine.Piece) { b.WriteString(p.Text) })
+	if err != nil {
+		t.Fatalf("generate: %v", err)
+	}
+	return b.String(), st
+}
+
+func TestGenerateEndToEnd(t *testing.T) {
+	r := newRunner(t)
+	ctx := context.Background()
+	info, err := r.Load(ctx, tinySpec(t, "tiny"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.TestModel || info.Template != engine.TemplateCXRLLaVA || !info.BlockRotate || info.ImageTokens != 16 {
+		t.Fatalf("model info %+v", info)
+	}
+	if !strings.Contains(info.Label(), "TEST MODEL") {
+		t.Errorf("label %q does not say TEST MODEL", info.Label())
+	}
+	req := reportRequest(t, info.ImageSize, 24)
+	text1, st1 := generate(t, r, req)
+	text2, st2 := generate(t, r, req)
+	if st1.GenTokens == 0 || text1 == "" {
+		t.Fatalf("nothing generated: %+v", st1)
+	}
+	if text1 != text2 || !slices.Equal(st1.TokenIDs, st2.TokenIDs) {
+		t.Errorf("greedy decoding is not reproducible:\n%q\n%q", text1, text2)
+	}
+	if st1.StopReason != "length" && st1.StopReason != "eos" {
+		t.Errorf("stop reason %q", st1.StopReason)
+	}
+	// The prompt: two BOS (the tokenizer's and the template's literal <s>),
+	// then "▁[INST]"; the image's place is marked by a single -200.
+	ids := st1.PromptTokenIDs
+	if len(ids) < 3 || ids[0] != 1 || ids[1] != 1 {
+		t.Errorf("prompt does not start with two BOS: %v", ids[:min(len(ids), 8)])
+	}
+	if n := countOf(ids, engine.ImageTokenID); n != 1 {
+		t.Errorf("image marker appears %d times in the prompt ids", n)
+	}
+	if want := len(ids) - 1 + info.ImageTokens; st1.PromptTokens != want {
+		t.Errorf("prompt positions %d, want %d", st1.PromptTokens, want)
+	}
+	// The second run reuses the cached image and the whole prompt but one.
+	if !st2.ImageCached || st2.CachedTokens != st2.PromptTokens-1 {
+		t.Errorf("second run: image cached %v, cached tokens %d of %d", st2.ImageCached, st2.CachedTokens, st2.PromptTokens)
+	}
+	// A follow-up question continues the conversation.
+	follow := req
+	follow.Turns = []engine.Turn{{User: req.Turns[0].User, Assistant: text1}, {User: "Is there a pneumothorax?"}}
+	text3, st3 := generate(t, r, follow)
+	if text3 == "" || st3.CachedTokens == 0 {
+		t.Errorf("follow-up: %q, cached %d", text3, st3.CachedTokens)
+	}
+}
+
+func countOf(s []int, v int) int {
+	n := 0
+	for _, x := range s {
+		if x == v {
+			n++
+		}
+	}
+	return n
+}
+
+func TestGeneralModel(t *testing.T) {
+	r := newRunner(t)
+	info, err := r.Load(context.Background(), tinySpec(t, "tiny-llava"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.General || info.Template != engine.TemplateVicuna || info.BlockRotate {
+		t.Fatalf("model info %+v", info)
+	}
+	text, st := generate(t, r, reportRequest(t, info.ImageSize, 8))
+	if text == "" || st.PromptTokenIDs[0] != 1 || st.PromptTokenIDs[1] == 1 {
+		t.Errorf("vicuna prompt should start with one BOS: %v, text %q", st.PromptTokenIDs[:4], text)
+	}
+}
+
+func TestSampling(t *testing.T) {
+	r := newRunner(t)
+	info, err := r.Load(context.Background(), tinySpec(t, "tiny"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := reportRequest(t, info.ImageSize, 32)
+	req.Sampling = engine.ReferenceSampling()
+	req.Sampling.Temperature = 1.5 // random weights give flat distributions; make draws differ
+	req.Sampling.Seed = 11
+	a, _ := generate(t, r, req)
+	b, _ := generate(t, r, req)
+	if a != b {
+		t.Errorf("the same seed gave different text:\n%q\n%q", a, b)
+	}
+	req.Sampling.Seed = 12
+	c, _ := generate(t, r, req)
+	if a == c {
+		t.Errorf("different seeds gave the same text %q", a)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	r := newRunner(t)
+	spec := tinySpec(t, "tiny")
+	spec.Context = 4096
+	info, err := r.Load(context.Background(), spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	req := reportRequest(t, info.ImageSize, 3000)
+	var cancelledAt time.Time
+	pieces := 0
+	st, err := r.Generate(ctx, req, func(engine.Piece) {
+		pieces++
+		if pieces == 5 {
+			cancelledAt = time.Now()
+			cancel()
+		}
+	})
+	returned := time.Since(cancelledAt)
+	if !errors.Is(err, context.Canceled) || st.StopReason != "cancelled" {
+		t.Fatalf("cancelled generation: err %v, stats %+v", err, st)
+	}
+	t.Logf("Generate returned %v after the cancel", returned)
+	// The runner finished the cancelled request; the next one runs normally.
+	text, st2 := generate(t, r, reportRequest(t, info.ImageSize, 4))
+	if text == "" || st2.GenTokens == 0 {
+		t.Errorf("after cancel: %q %+v", text, st2)
+	}
+}
+
+func TestQueue(t *testing.T) {
+	r := newRunner(t)
+	info, err := r.Load(context.Background(), tinySpec(t, "tiny"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	texts := make([]string, 4)
+	for i := range texts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			texts[i], _ = generate(t, r, reportRequest(t, info.ImageSize, 12))
+		}()
+	}
+	wg.Wait()
+	for _, s := range texts[1:] {
+		if s != texts[0] {
+			t.Errorf("queued requests differ: %q vs %q", s, texts[0])
+		}
+	}
+}
+
+func TestRunnerCrash(t *testing.T) {
+	r := newRunner(t)
+	spec := tinySpec(t, "tiny")
+	spec.Context = 4096
+	info, err := r.Load(context.Background(), spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := generate(t, r, reportRequest(t, info.ImageSize, 16))
+	pieces := 0
+	_, err = r.Generate(context.Background(), reportRequest(t, info.ImageSize, 3000), func(engine.Piece) {
+		pieces++
+		if pieces == 3 {
+			r.Kill()
+		}
+	})
+	if !errors.Is(err, engine.ErrEngineCrashed) {
+		t.Fatalf("killed runner: err %v", err)
+	}
+	// The next request starts a new runner, reloads the model, and gives
+	// the same greedy text as before.
+	got, _ := generate(t, r, reportRequest(t, info.ImageSize, 16))
+	if got != want {
+		t.Errorf("after restart: %q, want %q", got, want)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	spec := tinySpec(t, "tiny")
+	r := newRunner(t)
+	ctx := context.Background()
+
+	notGGUF := filepath.Join(dir, "notes.gguf")
+	os.WriteFile(notGGUF, []byte("these are not weights"), 0o644)
+	truncated := filepath.Join(dir, "truncated.gguf")
+	full, _ := os.ReadFile(spec.Text)
+	os.WriteFile(truncated, full[:len(full)/2], 0o644)
+	// A projector for a 128-wide language model.
+	wide, _ := testmodel.Lookup("tiny")
+	wide.Name, wide.Embd = "wide", 128
+	widePair, err := testmodel.Generate(dir, wide, quant.F16, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name string
+		spec engine.ModelSpec
+		want string
+	}{
+		{"missing file", engine.ModelSpec{Text: filepath.Join(dir, "nope.gguf"), Projector: spec.Projector}, "nope.gguf"},
+		{"not GGUF", engine.ModelSpec{Text: notGGUF, Projector: spec.Projector}, "not a GGUF model file"},
+		{"truncated", engine.ModelSpec{Text: truncated, Projector: spec.Projector}, "truncated"},
+		{"swapped", engine.ModelSpec{Text: spec.Projector, Projector: spec.Text}, "swapped"},
+		{"width mismatch", engine.ModelSpec{Text: spec.Text, Projector: widePair.Projector}, "do not belong together"},
+		{"context too small", engine.ModelSpec{Text: spec.Text, Projector: spec.Projector, Context: 32}, "context of 32 tokens"},
+	}
+	for _, c := range cases {
+		_, err := r.Load(ctx, c.spec, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err %v, want one mentioning %q", c.name, err, c.want)
+		}
+	}
+
+	info, err := r.Load(ctx, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Requests that must fail cleanly, leaving the runner usable.
+	bad := []struct {
+		name string
+		req  engine.Request
+		want string
+	}{
+		{"wrong image size", engine.Request{Image: testImage(48), Turns: []engine.Turn{{User: "What is this?"}}}, "48x48"},
+		{"empty question", engine.Request{Image: testImage(info.ImageSize), Turns: []engine.Turn{{User: "  "}}}, "empty question"},
+		{"no image", engine.Request{Turns: []engine.Turn{{User: "Why?"}}}, "no image"},
+		{"context overflow", engine.Request{Image: testImage(info.ImageSize), Turns: []engine.Turn{{User: "Describe."}}, MaxTokens: 5000}, "does not fit the context"},
+	}
+	for _, c := range bad {
+		_, err := r.Generate(ctx, c.req, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err %v, want one mentioning %q", c.name, err, c.want)
+		}
+	}
+	if text, _ := generate(t, r, reportRequest(t, info.ImageSize, 4)); text == "" {
+		t.Error("the runner is not usable after bad requests")
+	}
+}
+
+// TestVisionOracle compares the image embeddings llama.cpp computes from the
+// converted tiny projector with a float64 forward pass of the ORIGINAL
+// CXR-LLaVA architecture (class token first, erf GELU, ln_post on all
+// tokens, class token dropped, one linear projector).
+func TestVisionOracle(t *testing.T) {
+	r := newRunner(t)
+	spec := tinySpec(t, "tiny")
+	info, err := r.Load(context.Background(), spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := testImage(info.ImageSize)
+	got, err := r.Embed(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := testmodel.Lookup("tiny")
+	want := referenceVision(testmodel.CXRVision(s, 7), img)
+	if len(got) != len(want) {
+		t.Fatalf("%d embeddings, want %d", len(got), len(want))
+	}
+	n := len(want)
+	worst := 1.0
+	for i := 0; i < n-1; i++ {
+		c := cosine(got[i], want[i])
+		worst = math.Min(worst, c)
+		if c < 0.999 {
+			t.Errorf("image token %d: cosine %.6f with the reference", i, c)
+		}
+	}
+	t.Logf("tokens 0..%d: worst cosine %.7f (1-cos %.2g)", n-2, worst, 1-worst)
+	// The last slot carries the projected class token (llama.cpp #25814):
+	// documented, and checked so that a fixed llama.cpp is noticed.
+	cls := referenceCLS(testmodel.CXRVision(s, 7), img)
+	if c := cosine(got[n-1], cls); c < 0.999 {
+		t.Errorf("last slot: cosine %.4f with the projected class token; has llama.cpp's class-token order changed?", c)
+	}
+}
+
+func cosine(a []float32, b []float64) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * b[i]
+		aa += float64(a[i]) * float64(a[i])
+		bb += b[i] * b[i]
+	}
+	return ab / math.Sqrt(aa*bb)
+}
