@@ -232,6 +232,9 @@ func decodeDICOM(r io.ReaderAt, size int64, o Options) (im *Image, err error) {
 	if err := f.decodePixels(im, o.Frame); err != nil {
 		return nil, err
 	}
+	if f.ts.lossy || f.text(0x00282110) == "01" {
+		f.warnings = append(f.warnings, "lossy compressed: fine detail may differ from the original acquisition")
+	}
 	im.Meta.Warnings = append(im.Meta.Warnings, f.warnings...)
 	im.Meta.Warnings = append(im.Meta.Warnings, clinicalWarnings(im)...)
 	return im, nil
