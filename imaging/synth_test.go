@@ -2,6 +2,7 @@ package imaging
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"os"
 	"sort"
@@ -12,15 +13,22 @@ import (
 // synth describes a small DICOM file written by the tests themselves:
 // explicit VR little endian, Secondary Capture, native pixels.
 type synth struct {
-	rows, cols, frames, spp     int
-	bitsAlloc, bitsStored       int
-	highBit                     int // defaults to bitsStored-1
-	signed                      bool
-	planar                      bool
-	photometric                 string
-	modality                    string
-	pixels                      []byte // native little-endian pixel bytes
-	extra                       []synthElem
+	rows, cols, frames, spp int
+	bitsAlloc, bitsStored   int
+	highBit                 int // defaults to bitsStored-1
+	signed                  bool
+	planar                  bool
+	photometric             string
+	modality                string
+	pixels                  []byte // native little-endian pixel bytes
+	extra                   []synthElem
+	// ts and encoded make an encapsulated file: one entry per frame, each
+	// cut into fragments of fragSize bytes (0: one fragment), with a Basic
+	// Offset Table when bot is set.
+	ts       string
+	encoded  [][]byte
+	fragSize int
+	bot      bool
 }
 
 type synthElem struct {
@@ -88,7 +96,7 @@ func (s synth) bytes() []byte {
 		{0x00020001, "OB", []byte{0, 1}},
 		str(0x00020002, "UI", sopClass),
 		str(0x00020003, "UI", sopInst),
-		str(0x00020010, "UI", "1.2.840.10008.1.2.1"),
+		str(0x00020010, "UI", cmp.Or(s.ts, "1.2.840.10008.1.2.1")),
 		str(0x00020012, "UI", "1.2.826.0.1.3680043.10.1234"),
 	} {
 		writeElem(&meta, e)
@@ -139,11 +147,51 @@ func (s synth) bytes() []byte {
 	if len(px)%2 == 1 {
 		px = append(px[:len(px):len(px)], 0)
 	}
-	elems = append(elems, synthElem{tagPixelData, pixVR, px})
+	if s.encoded == nil {
+		elems = append(elems, synthElem{tagPixelData, pixVR, px})
+	}
 	sort.SliceStable(elems, func(i, j int) bool { return elems[i].tag < elems[j].tag })
 	for _, e := range elems {
 		writeElem(&out, e)
 	}
+	if s.encoded != nil {
+		out.Write(s.encapsulated())
+	}
+	return out.Bytes()
+}
+
+// encapsulated encodes Pixel Data of undefined length: the Basic Offset
+// Table item, the fragments, the Sequence Delimitation.
+func (s synth) encapsulated() []byte {
+	item := func(b *bytes.Buffer, data []byte) {
+		var h [8]byte
+		binary.LittleEndian.PutUint32(h[0:], 0xE000FFFE)
+		binary.LittleEndian.PutUint32(h[4:], uint32(len(data)))
+		b.Write(h[:])
+		b.Write(data)
+	}
+	var frags bytes.Buffer
+	var offsets []byte
+	for _, f := range s.encoded {
+		offsets = binary.LittleEndian.AppendUint32(offsets, uint32(frags.Len()))
+		if len(f)%2 == 1 {
+			f = append(f[:len(f):len(f)], 0)
+		}
+		n := cmp.Or(s.fragSize, len(f))
+		for len(f) > 0 {
+			k := min(n, len(f))
+			item(&frags, f[:k])
+			f = f[k:]
+		}
+	}
+	var out bytes.Buffer
+	out.Write([]byte{0xE0, 0x7F, 0x10, 0x00, 'O', 'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF})
+	if !s.bot {
+		offsets = nil
+	}
+	item(&out, offsets)
+	out.Write(frags.Bytes())
+	out.Write([]byte{0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0})
 	return out.Bytes()
 }
 
