@@ -1,0 +1,84 @@
+package imaging
+
+import (
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"io"
+)
+
+// maxRasterPixels bounds PNG and JPEG dimensions before any pixel buffer is
+// allocated: a 100-megapixel radiograph does not exist, a forged header does.
+const maxRasterPixels = 100 << 20
+
+// decodeRaster reads a PNG or JPEG. 8- and 16-bit gray stay gray (stored
+// values = gray levels); everything else becomes 8-bit RGB.
+func decodeRaster(r io.ReaderAt, size int64, f Format) (*Image, error) {
+	cfgDecode, decode := png.DecodeConfig, png.Decode
+	if f == FormatJPEG {
+		cfgDecode, decode = jpeg.DecodeConfig, jpeg.Decode
+	}
+	cfg, err := cfgDecode(io.NewSectionReader(r, 0, size))
+	if err != nil {
+		return nil, fmt.Errorf("read %s header: %w", f, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxRasterPixels {
+		return nil, fmt.Errorf("%s of %d×%d pixels: too large or empty", f, cfg.Width, cfg.Height)
+	}
+	src, err := decode(io.NewSectionReader(r, 0, size))
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", f, err)
+	}
+	b := src.Bounds()
+	w, h := b.Dx(), b.Dy()
+	im := &Image{Format: f, Width: w, Height: h, Frames: 1, Samples: 1, Rescale: ModalityLUT{Slope: 1}}
+	im.Meta.Photometric = "MONOCHROME2"
+	switch s := src.(type) {
+	case *image.Gray:
+		im.BitsStored = 8
+		im.Gray = make([]uint16, w*h)
+		for y := range h {
+			row := s.Pix[y*s.Stride : y*s.Stride+w]
+			for x, v := range row {
+				im.Gray[y*w+x] = uint16(v)
+			}
+		}
+	case *image.Gray16:
+		im.BitsStored = 16
+		im.Gray = make([]uint16, w*h)
+		for y := range h {
+			row := s.Pix[y*s.Stride : y*s.Stride+2*w]
+			for x := range w {
+				im.Gray[y*w+x] = uint16(row[2*x])<<8 | uint16(row[2*x+1])
+			}
+		}
+	default:
+		im.Samples = 3
+		im.BitsStored = 8
+		im.Meta.Photometric = "RGB"
+		im.RGB = make([]uint8, 3*w*h)
+		i := 0
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				// RGBA() is alpha-premultiplied 16-bit; PIL's convert("L")
+				// ignores alpha, so un-premultiply only where alpha < max.
+				r, g, bl, a := src.At(x, y).RGBA()
+				if a != 0 && a != 0xFFFF {
+					r, g, bl = r*0xFFFF/a, g*0xFFFF/a, bl*0xFFFF/a
+				}
+				im.RGB[i], im.RGB[i+1], im.RGB[i+2] = uint8(r>>8), uint8(g>>8), uint8(bl>>8)
+				i += 3
+			}
+		}
+	}
+	if im.Samples == 1 {
+		top := float64(int(1)<<im.BitsStored) - 1
+		im.windows = []Window{{
+			Center: (top + 1) / 2, Width: top + 1, Function: Linear,
+			Name: "Full range", Explanation: fmt.Sprintf("the %s's own gray levels", f),
+		}}
+		im.hist = countValues(im.Gray, im.BitsStored)
+	}
+	return im, nil
+}
