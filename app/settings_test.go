@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cxrview/app/apptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,14 +49,24 @@ func TestSettingsDamaged(t *testing.T) {
 	}
 }
 
-func TestWriteFileAtomicReadOnly(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root ignores folder permissions")
+func TestWriteFileAtomicFailures(t *testing.T) {
+	// A folder that cannot be created: a plain file stands in its place.
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	if err := WriteFileAtomic(filepath.Join(file, "settings.json"), []byte("x"), 0o644); err == nil {
+		t.Error("write below a plain file: no error")
 	}
-	dir := t.TempDir()
-	os.Chmod(dir, 0o500)
-	defer os.Chmod(dir, 0o700)
-	if err := WriteFileAtomic(filepath.Join(dir, "x"), []byte("x"), 0o644); err == nil {
-		t.Error("write into a read-only folder: no error")
+	// A full disk: the old content stays and no temporary file is left.
+	dir := apptest.FullDisk(t)
+	path := filepath.Join(dir, "draft.json")
+	err := WriteFileAtomic(path, make([]byte, 256<<10), 0o644)
+	if err == nil || !strings.Contains(err.Error(), "draft.json") {
+		t.Errorf("write to a full disk: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
 	}
 }
