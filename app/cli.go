@@ -40,6 +40,10 @@ func usageError(format string, a ...any) error {
 // Commands lists every subcommand, in the order of the help text.
 func Commands() []Command {
 	return []Command{
+		{Name: "report", Usage: "--text T.gguf --mmproj M.gguf [flags] FILE...", Summary: "draft reports for images from the command line", Run: runReport},
+		{Name: "bench", Usage: "[--shape cxr7b] [--type q4_k_m] [--gpu-layers N]", Summary: "measure inference speed on models of the real shapes", Run: runBench},
+		{Name: "runner", Usage: "", Summary: "the inference runner (started by cxrview itself)", Hidden: true, Run: runRunner},
+		{Name: "dev", Usage: "testmodel --out DIR [--shape S] [--type T]", Summary: "developer tools: random-weight test models", Hidden: true, Run: runDev},
 		{Name: "version", Usage: "[--json]", Summary: "print versions and the compute backends that load", Run: runVersion},
 	}
 }
@@ -170,7 +174,7 @@ func newFlags(env *Env, c string, usage, summary string) *flag.FlagSet {
 		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
 		if hasFlags {
 			fmt.Fprintln(out, "\nflags:")
-			fs.PrintDefaults()
+			printDefaults(out, fs)
 		}
 	}
 	return fs
@@ -239,4 +243,21 @@ func stdinIsTerminal(r io.Reader) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// printDefaults is flag.PrintDefaults with the double-dash spelling the help
+// texts use.
+func printDefaults(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		line += "\n      " + strings.ReplaceAll(usage, "\n", "\n      ")
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			line += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w, line)
+	})
 }

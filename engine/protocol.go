@@ -59,6 +59,7 @@ type GenerateArgs struct {
 	MaxTokens   int      `json:"max_tokens"`
 	WantTokens  bool     `json:"want_tokens,omitempty"` // return prompt and generated token ids
 	SkipReorder bool     `json:"skip_reorder,omitempty"`
+	IgnoreEOS   bool     `json:"ignore_eos,omitempty"`
 }
 
 // RuntimeInfo is what the runner reports about itself.

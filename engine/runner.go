@@ -587,6 +587,7 @@ func generateArgs(info ModelInfo, req Request) (*GenerateArgs, error) {
 		Sampling:   req.Sampling,
 		MaxTokens:  maxTokens,
 		WantTokens: true,
+		IgnoreEOS:  req.IgnoreEOS,
 	}, nil
 }
 

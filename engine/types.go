@@ -109,6 +109,9 @@ type Request struct {
 	Turns     []Turn      // the conversation; Turns[0].User is the first question (a preset's text)
 	Sampling  Sampling
 	MaxTokens int // 0: DefaultMaxTokens
+	// IgnoreEOS keeps generating to MaxTokens: benchmarks need a fixed
+	// length, and random-weight models may end early.
+	IgnoreEOS bool
 }
 
 // Piece is a piece of generated text.

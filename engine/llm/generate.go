@@ -122,7 +122,7 @@ func (st *state) generate(args engine.GenerateArgs, stop *atomic.Bool, emit func
 		}
 		logits := st.lc.GetLogitsIth(logitsAt)
 		tok := sampler.Sample(logits)
-		if st.model.TokenIsEog(tok) {
+		if st.model.TokenIsEog(tok) && !args.IgnoreEOS {
 			stats.StopReason = "eos"
 			break
 		}

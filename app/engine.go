@@ -1,0 +1,73 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+
+	"cxrview/engine"
+)
+
+// EngineBinary is the name of the inference engine's executable.
+const EngineBinary = "cxrview-engine"
+
+// EnginePath finds the inference engine: $CXRVIEW_ENGINE, else beside the
+// running cxrview binary, else on PATH.
+func EnginePath() (string, error) {
+	if p := os.Getenv("CXRVIEW_ENGINE"); p != "" {
+		return p, nil
+	}
+	name := EngineBinary
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("the inference engine %s was not found beside cxrview or on PATH (build it with make build, or set CXRVIEW_ENGINE)", name)
+}
+
+// NewRunner returns the embedded engine: a runner process started on first use.
+func NewRunner(env *Env) (*engine.Runner, error) {
+	path, err := EnginePath()
+	if err != nil {
+		return nil, err
+	}
+	var opts []engine.RunnerOption
+	if env.Verbose {
+		opts = append(opts, engine.WithLog(env.Stderr))
+	}
+	return engine.NewRunner(path, opts...), nil
+}
+
+// runEngineTool runs one of the engine binary's offline tools (conversion,
+// test models) with the caller's streams; its exit code becomes ours.
+func runEngineTool(ctx context.Context, env *Env, args ...string) error {
+	path, err := EnginePath()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = env.Stdin, env.Stdout, env.Stderr
+	cmd.Env = engine.RunnerEnv(os.Environ(), engine.DefaultLibDir(path))
+	if env.Verbose {
+		cmd.Env = append(cmd.Env, "CXRVIEW_VERBOSE=1")
+	}
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return &ExitError{Code: ee.ExitCode()}
+	}
+	return err
+}
