@@ -22,5 +22,10 @@ func runDev(ctx context.Context, env *Env, args []string) error {
 // viewer does; it is here for diagnosis (`cxrview runner` speaks the
 // protocol of package engine on stdin and stdout).
 func runRunner(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 && IsHelp(args[0]) {
+		env.Stdout.Write([]byte("usage: cxrview runner\n\nThe inference runner: the viewer and `cxrview report` start it themselves.\n" +
+			"It reads protocol requests (JSON lines) on stdin and answers on stdout.\n"))
+		return nil
+	}
 	return runEngineTool(ctx, env, append([]string{"runner"}, args...)...)
 }

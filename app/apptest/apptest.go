@@ -2,8 +2,12 @@
 package apptest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
 	"testing"
 )
 
@@ -35,4 +39,57 @@ func FullDisk(t testing.TB) string {
 		}
 	}
 	return dir
+}
+
+// EngineBinary returns a cxrview-engine binary for tests that run the real
+// runner: $CXRVIEW_BIN/cxrview-engine when `make test` provides it, else one
+// built from this module into a temporary folder. It also points
+// CXRVIEW_LIBDIR at the repository's lib/ollama (the CPU backends) when that
+// exists, so the runner uses the same code as the product.
+func EngineBinary(t testing.TB) string {
+	t.Helper()
+	root := repoRoot(t)
+	if lib := filepath.Join(root, "lib", "ollama"); dirExists(lib) && os.Getenv("CXRVIEW_LIBDIR") == "" {
+		t.Setenv("CXRVIEW_LIBDIR", lib)
+	}
+	if bin := os.Getenv("CXRVIEW_BIN"); bin != "" {
+		p := filepath.Join(bin, "cxrview-engine")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		t.Fatalf("CXRVIEW_BIN=%s has no cxrview-engine (run make build)", bin)
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "cxrview-engine-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		built = filepath.Join(dir, "cxrview-engine")
+		cmd := exec.Command("go", "build", "-o", built, "./engine/cmd/cxrview-engine")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build the engine: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return built
+}
+
+var (
+	buildOnce sync.Once
+	built     string
+	buildErr  error
+)
+
+func repoRoot(t testing.TB) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
