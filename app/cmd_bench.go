@@ -31,6 +31,8 @@ type benchResult struct {
 	TotalMS        int64   `json:"total_ms"`
 	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
 	PeakVRAMBytes  int64   `json:"peak_vram_bytes"`
+	CancelReturnMS float64 `json:"cancel_return_ms"` // from cancel to Generate returning
+	CancelIdleMS   float64 `json:"cancel_idle_ms"`   // from cancel to the engine taking the next request
 	ModelBytes     int64   `json:"model_bytes"`
 	ProjectorBytes int64   `json:"projector_bytes"`
 }
@@ -86,7 +88,28 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Cancel a generation a few tokens in and time how soon the call
+	// returns and how soon the engine is free again (llama.cpp's abort
+	// callback stops the token being computed).
+	cctx, cancel := context.WithCancel(ctx)
+	var cancelled time.Time
+	pieces := 0
+	cancelReq := req
+	cancelReq.MaxTokens = *tokens + 100
+	r.Generate(cctx, cancelReq, func(engine.Piece) {
+		if pieces++; pieces == 3 {
+			cancelled = time.Now()
+			cancel()
+		}
+	})
+	returned := time.Since(cancelled)
+	if _, err := r.Runtime(ctx); err != nil {
+		return err
+	}
+	idle := time.Since(cancelled)
+	cancel()
 	res := benchResult{
+		CancelReturnMS: float64(returned.Microseconds()) / 1000, CancelIdleMS: float64(idle.Microseconds()) / 1000,
 		Shape: *shape, Type: *typ, Backend: info.Backend, GPULayers: info.GPULayers, Threads: info.Threads,
 		CPUs: runtime.NumCPU(), LoadMS: info.LoadMS, EncodeMS: st.EncodeMS, PromptTokens: st.PromptTokens,
 		PrefillTPS: st.PromptTPS, DecodeTPS: st.GenTPS, FirstTokenMS: st.FirstTokenMS, GenTokens: st.GenTokens,
@@ -107,6 +130,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(w, "decode            %d tokens at %.2f tok/s\n", res.GenTokens, res.DecodeTPS)
 	fmt.Fprintf(w, "first token       %.1f s\n", float64(res.FirstTokenMS)/1000)
 	fmt.Fprintf(w, "whole report      %.1f s\n", float64(res.TotalMS)/1000)
+	fmt.Fprintf(w, "cancel            returned after %.1f ms, engine free after %.1f ms\n", res.CancelReturnMS, res.CancelIdleMS)
 	fmt.Fprintf(w, "peak memory       RAM %.2f GB, VRAM %.2f GB\n", gb(res.PeakRSSBytes), gb(res.PeakVRAMBytes))
 	return nil
 }
