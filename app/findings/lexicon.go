@@ -94,7 +94,7 @@ var mentionLists = []phraseList{
 	{Atelectasis, 0, []string{"atelecta*", "collapse*"}},
 	{Pneumothorax, 0, []string{"pneumothora*", "hydropneumothora*", "ptx"}},
 	{PleuralEffusion, 0, []string{
-		"effusion*", "pleural fluid", "hydrothorax", "hydropneumothora*", "hemothorax", "haemothorax",
+		"pleural? effusion*", "pleural fluid", "hydrothorax", "hydropneumothora*", "hemothorax", "haemothorax",
 	}},
 	{PleuralOther, 0, []string{
 		"pleural thickening|scar*|plaque*|calcification*|fibrosis|reaction",
@@ -248,7 +248,7 @@ var triggerLists = []trigList{
 	{kPostUnc, bwd, []string{
 		"suspected", "questioned", "possible", "questionable", "QMARK", "versus", "vs", "borderline",
 		"equivocal", "indeterminate", "not excluded", "obscured", "a consideration", "a concern",
-		"is|are considered", "poorly|incompletely|suboptimally evaluated|assessed|visualized|visualised|seen",
+		"is|are|be considered", "poorly|incompletely|suboptimally evaluated|assessed|visualized|visualised|seen",
 		"less well evaluated|assessed|visualized|visualised|seen",
 		"may|might|could|can be? present|seen|noted|identified|visible|evident|developing|there|suspected|considered",
 		"unlikely", "less likely", "difficult to assess|evaluate|exclude", "not well seen",

@@ -104,9 +104,9 @@ func formatLabels(s [NumObservations]Status) string {
 // many blank-blank cells cannot hide errors.
 const (
 	minRows             = 200
-	minCellAgreement    = 0.99
-	minMentionAgreement = 0.96
-	minRowAgreement     = 0.93
+	minCellAgreement    = 0.995
+	minMentionAgreement = 0.98
+	minRowAgreement     = 0.97
 )
 
 func TestSentenceTable(t *testing.T) {

@@ -1,6 +1,7 @@
 package findings
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -38,6 +39,15 @@ func lowerASCII(s string) string {
 		}
 	}
 	return s
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
@@ -126,7 +136,11 @@ func tokenize(text, lower string, toks []token) []token {
 			if numeric {
 				k = tNum
 			}
-			toks = append(toks, token{start: start, end: i, w: lower[start:i], kind: k, nl: nl})
+			w := lower[start:i]
+			if !isASCII(w) {
+				w = strings.ToLower(w) // offsets stay those of the original text
+			}
+			toks = append(toks, token{start: start, end: i, w: w, kind: k, nl: nl})
 			nl = 0
 			continue
 		}
@@ -263,6 +277,11 @@ var abbreviations = map[string]bool{
 	"approx": true, "fig": true, "eg": true, "ie": true, "cf": true, "st": true,
 }
 
+// maxSentenceTokens bounds a sentence: rules look at a sentence as a whole,
+// so unpunctuated text (a pasted table, a model that never stops) is cut
+// into pieces to keep labelling linear in the length of the text.
+const maxSentenceTokens = 200
+
 // splitSentences groups tokens into sentences: a period, question or
 // exclamation mark followed by space ends one, as do blank lines, numbered
 // or bulleted list items that start a line, and section headers. Single
@@ -279,7 +298,7 @@ func splitSentences(text string, toks []token, out []sentence) []sentence {
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
 		lineStart := i == 0 || t.nl > 0
-		if i > first && (t.nl >= 2 || t.nl >= 1 && listMarker(toks, i)) {
+		if i > first && (t.nl >= 2 || t.nl >= 1 && listMarker(toks, i) || i-first >= maxSentenceTokens) {
 			flush(i)
 		}
 		if lineStart || i == first {
