@@ -41,6 +41,8 @@ func usageError(format string, a ...any) error {
 func Commands() []Command {
 	return []Command{
 		{Name: "version", Usage: "[--json]", Summary: "print versions and the compute backends that load", Run: runVersion},
+		{Name: "label", Usage: "[--json] [--sections auto|all|impression] [FILE...]", Summary: "label report text for the 14 CheXpert findings", Run: runLabel},
+		{Name: "eval", Usage: "--reports generated.jsonl --truth truth.csv [--findings mimic6|external7|all14] [--out DIR] [--seed N]", Summary: "score generated reports against references the way the CXR-LLaVA paper did", Run: runEval},
 	}
 }
 
