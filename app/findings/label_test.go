@@ -236,7 +236,7 @@ func FuzzLabel(f *testing.F) {
 	})
 }
 
-// twoPageReport is about two printed pages of report text (~1,000 words).
+// twoPageReport is about two printed pages of report text: 960 words, 7 kB.
 func twoPageReport() string {
 	para := "FINDINGS: The endotracheal tube terminates 4 cm above the carina. The nasogastric tube " +
 		"courses below the diaphragm. Heart size is mildly enlarged, unchanged. The mediastinal and hilar " +
@@ -245,7 +245,7 @@ func twoPageReport() string {
 		"be excluded. No pneumothorax. No acute osseous abnormality.\n" +
 		"IMPRESSION: 1. Lines and tubes as above. 2. Mild cardiomegaly and vascular congestion. " +
 		"3. Bibasilar opacities, likely atelectasis, though infection is possible.\n\n"
-	return strings.Repeat(para, 10)
+	return strings.Repeat(para, 12)
 }
 
 func BenchmarkLabel(b *testing.B) {
