@@ -52,7 +52,7 @@ type Result struct {
 }
 
 // Status returns the label of o.
-func (r *Result) Status(o Observation) Status {
+func (r Result) Status(o Observation) Status {
 	if !o.Valid() {
 		return NotMentioned
 	}
@@ -115,7 +115,6 @@ func LabelSections(text string, sec Sections) Result {
 }
 
 type labeler struct {
-	text   string
 	toks   []token
 	sents  []sentence
 	cands  []cand
@@ -138,7 +137,6 @@ type trig struct {
 }
 
 func (l *labeler) label(text string, mode Sections) Result {
-	l.text = text
 	lower := lowerASCII(text)
 	l.toks = tokenize(text, lower, make([]token, 0, len(text)/5+8))
 	l.sents = splitSentences(text, l.toks, nil)
@@ -525,8 +523,11 @@ func bwdScope(st []token, j int) int {
 			return k + 1
 		}
 		if verbs[w] && w != "there" {
-			// "has been removed": an auxiliary chain is one verb.
-			if chained := k+1 < j && verbs[st[k+1].w]; !chained {
+			// "has been removed", "appears to be normal": a verb chain is
+			// one verb.
+			chained := k+1 < j && verbs[st[k+1].w] ||
+				k+2 < j && st[k+1].w == "to" && verbs[st[k+2].w]
+			if !chained {
 				nverbs++
 			}
 			if nverbs > 1 {
