@@ -25,7 +25,7 @@ func findingsEnv(stdin string) (*Env, *bytes.Buffer, *bytes.Buffer) {
 var evalFixture = []struct {
 	id, file  string // as in generated.jsonl
 	truthID   string
-	generated string // → its labels for the six findings
+	generated string // → its labels for the sixFindings findings
 	reference string // → the reference labels, also given as label columns
 	labels    map[string]string
 }{
@@ -62,7 +62,7 @@ var evalFixture = []struct {
 		map[string]string{"Pneumonia": "0", "Cardiomegaly": "1"}},
 }
 
-var six = []string{"Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion", "Pneumonia", "Pneumothorax"}
+var sixFindings = []string{"Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion", "Pneumonia", "Pneumothorax"}
 
 // writeEvalFixture writes generated.jsonl, truth-labels.csv and
 // truth-text.csv. The truth files have one more row (r11) than there are
@@ -83,15 +83,15 @@ func writeEvalFixture(t *testing.T, dir string) (gen, labels, texts string) {
 		jl.WriteByte('\n')
 	}
 	gen = filepath.Join(dir, "generated.jsonl")
-	writeFile(t, gen, jl.String())
+	evalWriteFile(t, gen, jl.String())
 
 	var lb, tb bytes.Buffer
 	lw, tw := csv.NewWriter(&lb), csv.NewWriter(&tb)
-	lw.Write(append([]string{"subject_id", "study_id", "No Finding"}, six...))
+	lw.Write(append([]string{"subject_id", "study_id", "No Finding"}, sixFindings...))
 	tw.Write([]string{"id", "report"})
 	for i, f := range evalFixture {
 		rec := []string{strconv.Itoa(100 + i), f.truthID, ""}
-		for _, o := range six {
+		for _, o := range sixFindings {
 			rec = append(rec, f.labels[o])
 		}
 		lw.Write(rec)
@@ -103,12 +103,12 @@ func writeEvalFixture(t *testing.T, dir string) (gen, labels, texts string) {
 	tw.Flush()
 	labels = filepath.Join(dir, "truth-labels.csv")
 	texts = filepath.Join(dir, "truth-text.csv")
-	writeFile(t, labels, lb.String())
-	writeFile(t, texts, tb.String())
+	evalWriteFile(t, labels, lb.String())
+	evalWriteFile(t, texts, tb.String())
 	return gen, labels, texts
 }
 
-func writeFile(t *testing.T, path, data string) {
+func evalWriteFile(t *testing.T, path, data string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestEvalFixture(t *testing.T) {
 				t.Errorf("chart: %v", err)
 			}
 			// Per-report labels: r03's generated pneumonia is uncertain.
-			recs := readCSV(t, filepath.Join(out, "eval-mimic6-labels.csv"))
+			recs := evalReadCSV(t, filepath.Join(out, "eval-mimic6-labels.csv"))
 			if len(recs) != 11 || recs[3][0] != "r03" || recs[3][9] != "-1" || recs[3][10] != "1" {
 				t.Errorf("labels file:\n%v", recs)
 			}
@@ -184,7 +184,7 @@ func TestEvalFixture(t *testing.T) {
 
 func checkEvalCSV(t *testing.T, path string) {
 	t.Helper()
-	recs := readCSV(t, path)
+	recs := evalReadCSV(t, path)
 	if len(recs) != 8 {
 		t.Fatalf("%s has %d rows, want 8", path, len(recs))
 	}
@@ -230,7 +230,7 @@ func checkEvalCSV(t *testing.T, path string) {
 	}
 }
 
-func readCSV(t *testing.T, path string) [][]string {
+func evalReadCSV(t *testing.T, path string) [][]string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -267,7 +267,7 @@ func TestEvalBadInput(t *testing.T) {
 	gen, labels, _ := writeEvalFixture(t, dir)
 	file := func(name, data string) string {
 		p := filepath.Join(dir, name)
-		writeFile(t, p, data)
+		evalWriteFile(t, p, data)
 		return p
 	}
 	tests := []struct {
@@ -277,7 +277,7 @@ func TestEvalBadInput(t *testing.T) {
 		contains []string
 	}{
 		{"missing flags", []string{"--reports", gen}, 2, []string{"--reports and --truth are required"}},
-		{"unknown set", []string{"--reports", gen, "--truth", labels, "--findings", "six"}, 2, []string{"unknown finding set \"six\""}},
+		{"unknown set", []string{"--reports", gen, "--truth", labels, "--findings", "sixFindings"}, 2, []string{"unknown finding set \"sixFindings\""}},
 		{"no truth file", []string{"--reports", gen, "--truth", filepath.Join(dir, "nope.csv")}, 1, []string{"nope.csv", "no such file"}},
 		{"empty truth", []string{"--reports", gen, "--truth", file("empty.csv", "")}, 1, []string{"empty.csv: empty file"}},
 		{"header only", []string{"--reports", gen, "--truth", file("header.csv", "id,report\n")}, 1, []string{"header.csv: a header but no rows"}},
@@ -286,7 +286,7 @@ func TestEvalBadInput(t *testing.T) {
 			[]string{"some.csv", "label columns are missing", "\"Consolidation\"", "\"Pneumothorax\""}},
 		{"no text or labels", []string{"--reports", gen, "--truth", file("neither.csv", "id,age\nr01,50\n")}, 1,
 			[]string{"neither.csv: no \"report\" or \"text\" column and no CheXpert label columns"}},
-		{"bad label", []string{"--reports", gen, "--truth", file("bad.csv", "id,"+strings.Join(six, ",")+"\nr01,1,0,0,0,0,0\nr02,1,2,0,0,0,0\n")}, 1,
+		{"bad label", []string{"--reports", gen, "--truth", file("bad.csv", "id,"+strings.Join(sixFindings, ",")+"\nr01,1,0,0,0,0,0\nr02,1,2,0,0,0,0\n")}, 1,
 			[]string{"bad.csv line 3, column \"Consolidation\"", "\"2\" is not 1, 0, -1 or blank"}},
 		{"duplicate truth id", []string{"--reports", gen, "--truth", file("dup.csv", "id,text\nr01,a\nr01,b\n")}, 1,
 			[]string{"dup.csv line 3: id \"r01\" already used on line 2"}},

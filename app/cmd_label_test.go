@@ -33,8 +33,8 @@ func TestLabelJSONFiles(t *testing.T) {
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a.txt")
 	b := filepath.Join(dir, "b.txt")
-	writeFile(t, a, "No acute cardiopulmonary process.")
-	writeFile(t, b, "Small left pneumothorax.\nChest tube in place.")
+	evalWriteFile(t, a, "No acute cardiopulmonary process.")
+	evalWriteFile(t, b, "Small left pneumothorax.\nChest tube in place.")
 	env, out, stderr := findingsEnv("")
 	if code := Run(context.Background(), env, []string{"label", a, "--json", b}); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
