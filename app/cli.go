@@ -45,6 +45,8 @@ func Commands() []Command {
 		{Name: "runner", Usage: "", Summary: "the inference runner (started by cxrview itself)", Hidden: true, Run: runRunner},
 		{Name: "dev", Usage: "testmodel --out DIR [--shape S] [--type T]", Summary: "developer tools: random-weight test models", Hidden: true, Run: runDev},
 		{Name: "version", Usage: "[--json]", Summary: "print versions and the compute backends that load", Run: runVersion},
+		{Name: "label", Usage: "[--json] [--sections auto|all|impression] [FILE...]", Summary: "label report text for the 14 CheXpert findings", Run: runLabel},
+		{Name: "eval", Usage: "--reports generated.jsonl --truth truth.csv [--findings mimic6|external7|all14] [--out DIR] [--seed N]", Summary: "score generated reports against references the way the CXR-LLaVA paper did", Run: runEval},
 	}
 }
 
