@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 
 	"strings"
-	"time"
 
 	"cxrview/app/findings"
 )
@@ -408,66 +407,6 @@ func writeSampleLabels(w io.Writer, samples []findings.Sample, obs []findings.Ob
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// progress shows how far a long job is: a redrawn bar when w is a
-// terminal, otherwise a line at every tenth. It stays silent for jobs too
-// small to need it.
-type progress struct {
-	w      io.Writer
-	tty    bool
-	what   string
-	total  int
-	shown  int // last percentage (terminal) or tenth (plain) written
-	active bool
-	start  time.Time
-}
-
-// progressMin is the smallest job that gets a progress display.
-const progressMin = 1000
-
-func newProgress(w io.Writer, what string, total int) *progress {
-	return &progress{w: w, tty: isTerminal(w), what: what, total: total, shown: -1,
-		active: total >= progressMin, start: time.Now()}
-}
-
-func (p *progress) set(done int) {
-	if !p.active || p.total <= 0 {
-		return
-	}
-	if p.tty {
-		pct := done * 100 / p.total
-		if pct == p.shown {
-			return
-		}
-		p.shown = pct
-		const width = 30
-		fill := done * width / p.total
-		fmt.Fprintf(p.w, "\r%s [%s%s] %3d%% %d/%d", p.what, strings.Repeat("#", fill), strings.Repeat(".", width-fill), pct, done, p.total)
-		return
-	}
-	tenth := done * 10 / p.total
-	if tenth == p.shown || tenth == 0 {
-		return
-	}
-	p.shown = tenth
-	fmt.Fprintf(p.w, "%s: %d%% (%d/%d)\n", p.what, tenth*10, done, p.total)
-}
-
-func (p *progress) finish() {
-	if p.active && p.tty {
-		fmt.Fprintf(p.w, " %s\n", time.Since(p.start).Round(time.Millisecond))
-	}
-	p.active = false
-}
-
-// abort ends a terminal bar's line so that the error that follows starts
-// on its own.
-func (p *progress) abort() {
-	if p.active && p.tty && p.shown >= 0 {
-		fmt.Fprintln(p.w)
-	}
-	p.active = false
 }
 
 // isTerminal reports whether w is an interactive terminal.

@@ -352,7 +352,19 @@ func TestProgress(t *testing.T) {
 	p.set(500)
 	p.set(501) // same percentage: not redrawn
 	p.set(1000)
-	if got := b.String(); got != "\rx [###############...............]  50% 500/1000\rx [##############################] 100% 1000/1000" {
+	if got := b.String(); got != "\r\x1b[Kx [###############...............]  50% 500/1000\r\x1b[Kx [##############################] 100% 1000/1000" {
 		t.Errorf("terminal progress: %q", got)
+	}
+
+	// A few slow items: a line for each, named, with the time left.
+	b.Reset()
+	p = newItemProgress(&b, "drafting", 3)
+	for i, f := range []string{"/films/a.dcm", "/films/b.dcm", "/films/c.dcm"} {
+		p.show(i, f)
+	}
+	p.finish()
+	lines = strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 || lines[0] != "drafting [1/3] a.dcm" || !strings.HasPrefix(lines[2], "drafting [3/3] c.dcm, about ") {
+		t.Errorf("item progress:\n%s", b.String())
 	}
 }

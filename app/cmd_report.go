@@ -7,8 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+
 	"strconv"
 	"strings"
 	"time"
@@ -69,7 +68,7 @@ type reportResult struct {
 }
 
 func runReport(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "report", "--text T.gguf --mmproj M.gguf [flags] FILE...",
+	fs := newFlags(env, "report", "--text T.gguf --mmproj M.gguf [flags] FILE|FOLDER...",
 		"Draft a report for each image with the model, as the viewer does, and print it.\n"+
 			"Every text is an AI draft that requires a radiologist's review.")
 	var mf modelFlags
@@ -85,9 +84,12 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
-	files := fs.Args()
-	if len(files) == 0 {
-		return usageError("no image files given")
+	if fs.NArg() == 0 {
+		return usageError("no image files or folders given")
+	}
+	files, err := imaging.FindImages(fs.Args())
+	if err != nil {
+		return err
 	}
 	if *format != "txt" && *format != "json" {
 		return usageError("--format %q: want txt or json", *format)
@@ -124,8 +126,7 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer r.Close()
-	progress := newProgress(env.Stderr, len(files))
-	progress.step("loading " + filepath.Base(spec.Text))
+	progress := newItemProgress(env.Stderr, "drafting", len(files))
 	info, err := r.Load(ctx, spec, nil)
 	if err != nil {
 		return err
@@ -136,7 +137,7 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 	enc := json.NewEncoder(env.Stdout)
 	failed := 0
 	for i, file := range files {
-		progress.item(i, file)
+		progress.show(i, file)
 		res := reportResult{File: file, Model: info.Name, TestModel: info.TestModel, General: info.General,
 			Prompt: string(preset), Question: userText, Sampling: sampling, Label: draftLabel(info)}
 		err := func() error {
@@ -181,7 +182,7 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 		}
 		printReport(env.Stdout, res, len(files) > 1)
 	}
-	progress.done()
+	progress.finish()
 	if failed > 0 {
 		return &ExitError{Code: 1, Err: fmt.Errorf("%d of %d files failed", failed, len(files))}
 	}
@@ -224,54 +225,4 @@ func parseWindow(s string) (center, width float64, err error) {
 		return 0, 0, usageError("--window %q: want CENTER,WIDTH with WIDTH ≥ 1", s)
 	}
 	return center, width, nil
-}
-
-// progress reports batch progress on stderr: a bar redrawn in place on a
-// terminal, one line per item otherwise.
-type progress struct {
-	w     io.Writer
-	tty   bool
-	total int
-	start time.Time
-}
-
-func newProgress(w io.Writer, total int) *progress {
-	f, ok := w.(*os.File)
-	tty := false
-	if ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			tty = true
-		}
-	}
-	return &progress{w: w, tty: tty, total: total, start: time.Now()}
-}
-
-func (p *progress) step(msg string) {
-	if p.tty {
-		fmt.Fprintf(p.w, "\r\033[K%s…", msg)
-	}
-}
-
-func (p *progress) item(i int, name string) {
-	if p.total < 2 && !p.tty {
-		return
-	}
-	eta := ""
-	if i > 0 {
-		left := time.Since(p.start) / time.Duration(i) * time.Duration(p.total-i)
-		eta = ", about " + left.Round(time.Second).String() + " left"
-	}
-	if p.tty {
-		const width = 24
-		done := width * i / p.total
-		fmt.Fprintf(p.w, "\r\033[K[%s%s] %d/%d %s%s", strings.Repeat("#", done), strings.Repeat(".", width-done), i+1, p.total, filepath.Base(name), eta)
-		return
-	}
-	fmt.Fprintf(p.w, "[%d/%d] %s%s\n", i+1, p.total, name, eta)
-}
-
-func (p *progress) done() {
-	if p.tty {
-		fmt.Fprint(p.w, "\r\033[K")
-	}
 }
