@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"sync"
 
@@ -114,6 +115,13 @@ func (t *textTensor) WriteTo(w io.Writer) (int64, error) {
 		var err error
 		if buf.raw, err = t.src.readRows(r, n, cols, data, buf.raw); err != nil {
 			return written, err
+		}
+		if t.typ == quant.TypeF16 {
+			for _, x := range data {
+				if math.Abs(float64(x)) > 65504 {
+					return written, fmt.Errorf("tensor %s holds %g, beyond the range of F16: convert to q8_0 instead", t.in.From, x)
+				}
+			}
 		}
 		if t.in.Heads > 0 {
 			permuteHeads(buf.tmp[:n*cols], data, rows/t.in.Heads, cols)
