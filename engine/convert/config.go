@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -133,7 +134,9 @@ func readConfig(dir string) (Config, error) {
 		return fail("llama.hidden_act is %q; LLaMA models use silu", act)
 	}
 	if s, ok := l.raw["rope_scaling"]; ok && string(s) != "null" {
-		return fail("llama.rope_scaling is %s; the converter handles plain RoPE only", s)
+		var compact bytes.Buffer
+		json.Compact(&compact, s)
+		return fail("llama.rope_scaling is %s; the converter handles plain RoPE only", compact.String())
 	}
 	for _, key := range []string{"attention_bias", "mlp_bias"} {
 		if s, ok := l.raw[key]; ok && string(s) == "true" {
