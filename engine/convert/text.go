@@ -63,7 +63,7 @@ func ignored(name string) bool {
 // chunkValues bounds the values one worker holds while converting: a
 // tensor is read, permuted and encoded this many values at a time (whole
 // rows, whole attention heads), so memory does not grow with the model.
-const chunkValues = 4 << 20
+const chunkValues = 1 << 20
 
 // bufPool recycles the chunk buffers between tensors.
 var bufPool = sync.Pool{New: func() any { return &chunkBuf{} }}
