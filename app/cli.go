@@ -41,6 +41,7 @@ func usageError(format string, a ...any) error {
 func Commands() []Command {
 	return []Command{
 		{Name: "version", Usage: "[--json]", Summary: "print versions and the compute backends that load", Run: runVersion},
+		{Name: "model", Usage: modelUsage, Summary: "convert, import, list, verify and remove models", Run: runModel},
 	}
 }
 
