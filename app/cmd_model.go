@@ -225,13 +225,13 @@ func runModelList(ctx context.Context, env *Env, args []string) error {
 
 func modelNote(m StoredModel) string {
 	var notes []string
-	switch {
-	case m.TestModel:
+	if m.TestModel {
 		notes = append(notes, "TEST MODEL")
-	case m.General:
+	} else if m.Family != "" {
+		notes = append(notes, "CXR-LLaVA v2, non-commercial licence")
+	}
+	if m.General {
 		notes = append(notes, "general model, not CXR-specific")
-	case m.Family != "":
-		notes = append(notes, "CXR-LLaVA v2, non-commercial")
 	}
 	if m.Source == SourceOllama {
 		notes = append(notes, "read-only")
