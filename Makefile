@@ -35,7 +35,8 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BUILD_PKGS := gcc g++ libc6-dev make pkg-config cmake curl unzip ca-certificates git \
 	libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev \
 	libgtk-3-dev nlohmann-json3-dev libstb-dev
-TEST_PKGS  := xvfb xauth imagemagick xdotool dcmtk libgdcm-tools dicom3tools python3-pydicom poppler-utils
+TEST_PKGS  := xvfb xauth imagemagick xdotool dcmtk libgdcm-tools dicom3tools python3-pydicom poppler-utils \
+	python3-sentencepiece
 
 .PHONY: build run test deps test-deps go headers cpu cuda vet bench screenshot clean
 

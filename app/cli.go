@@ -41,12 +41,13 @@ func usageError(format string, a ...any) error {
 func Commands() []Command {
 	return []Command{
 		{Name: "report", Usage: "--text T.gguf --mmproj M.gguf [flags] FILE...", Summary: "draft reports for images from the command line", Run: runReport},
-		{Name: "bench", Usage: "[--shape cxr7b] [--type q4_k_m] [--gpu-layers N]", Summary: "measure inference speed on models of the real shapes", Run: runBench},
-		{Name: "runner", Usage: "", Summary: "the inference runner (started by cxrview itself)", Hidden: true, Run: runRunner},
-		{Name: "dev", Usage: "testmodel --out DIR [--shape S] [--type T]", Summary: "developer tools: random-weight test models", Hidden: true, Run: runDev},
-		{Name: "version", Usage: "[--json]", Summary: "print versions and the compute backends that load", Run: runVersion},
+		{Name: "model", Usage: modelUsage, Summary: "convert, import, list, verify and remove models", Run: runModel},
 		{Name: "label", Usage: "[--json] [--sections auto|all|impression] [FILE...]", Summary: "label report text for the 14 CheXpert findings", Run: runLabel},
 		{Name: "eval", Usage: "--reports generated.jsonl --truth truth.csv [--findings mimic6|external7|all14] [--out DIR] [--seed N]", Summary: "score generated reports against references the way the CXR-LLaVA paper did", Run: runEval},
+		{Name: "bench", Usage: "[--shape cxr7b] [--type q4_k_m] [--gpu-layers N]", Summary: "measure inference speed on models of the real shapes", Run: runBench},
+		{Name: "version", Usage: "[--json]", Summary: "print versions and the compute backends that load", Run: runVersion},
+		{Name: "runner", Usage: "", Summary: "the inference runner (started by cxrview itself)", Hidden: true, Run: runRunner},
+		{Name: "dev", Usage: "testmodel --out DIR [--shape S] [--type T]", Summary: "developer tools: random-weight test models", Hidden: true, Run: runDev},
 	}
 }
 

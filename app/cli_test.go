@@ -1,35 +1,28 @@
 package app
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"cxrview/app/apptest"
 	"cxrview/imaging/imagingtest"
 )
 
-// run executes a command line the way main does and returns its streams.
-func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+// runCLI executes a command line the way main does, in a fresh Env, with
+// the engine binary set up for commands that run models.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Dirs: testDirs(t), Version: "test"}
-	code = Run(context.Background(), env, args)
+	t.Setenv("CXRVIEW_ENGINE", apptest.EngineBinary(t))
+	env, out, errb := testEnv(t)
+	code = run(t, env, args...)
 	return code, out.String(), errb.String()
 }
 
-func testDirs(t *testing.T) Dirs {
-	root := t.TempDir()
-	return Dirs{Config: filepath.Join(root, "config"), Data: filepath.Join(root, "data"), Cache: filepath.Join(root, "cache")}
-}
-
 func TestHelp(t *testing.T) {
-	code, out, _ := run(t, "--help")
+	code, out, _ := runCLI(t, "--help")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -37,47 +30,30 @@ func TestHelp(t *testing.T) {
 		if c.Hidden == strings.Contains(out, "  "+c.Name+" ") {
 			t.Errorf("command %s hidden=%v but listed=%v", c.Name, c.Hidden, !c.Hidden)
 		}
-		code, out, _ := run(t, c.Name, "--help")
+		code, out, _ := runCLI(t, c.Name, "--help")
 		if code != 0 || !strings.Contains(out, "usage: cxrview "+c.Name) {
 			t.Errorf("%s --help: exit %d, %q", c.Name, code, out)
 		}
 	}
-	if code, _, errOut := run(t, "frobnicate"); code != 2 || !strings.Contains(errOut, "unknown command") {
+	if code, _, errOut := runCLI(t, "frobnicate"); code != 2 || !strings.Contains(errOut, "unknown command") {
 		t.Errorf("unknown command: exit %d, %q", code, errOut)
 	}
-	if code, _, errOut := run(t, "report", "--max-tokens", "x"); code != 2 || !strings.Contains(errOut, "usage: cxrview report") {
+	if code, _, errOut := runCLI(t, "report", "--max-tokens", "x"); code != 2 || !strings.Contains(errOut, "usage: cxrview report") {
 		t.Errorf("bad flag: exit %d, %q", code, errOut)
 	}
 }
 
-var (
-	pairOnce sync.Once
-	pairDir  string
-)
-
-// tinyPair makes the tiny test model with the engine binary's own tool.
-func tinyPair(t *testing.T) (text, mmproj string) {
-	t.Setenv("CXRVIEW_ENGINE", apptest.EngineBinary(t))
-	pairOnce.Do(func() {
-		pairDir, _ = os.MkdirTemp("", "cxrview-app-models-")
-		if code, _, errOut := run(t, "dev", "testmodel", "--out", pairDir, "--shape", "tiny"); code != 0 {
-			t.Fatalf("dev testmodel: exit %d: %s", code, errOut)
-		}
-	})
-	return filepath.Join(pairDir, "tiny-f16.gguf"), filepath.Join(pairDir, "tiny-mmproj.gguf")
-}
-
 func TestReportCommand(t *testing.T) {
-	text, mmproj := tinyPair(t)
+	text, mmproj := tinyPair(t, "tiny")
 	film := imagingtest.CRFilm(t)
-	code, out, errOut := run(t, "report", "--text", text, "--mmproj", mmproj, "--max-tokens", "12", film)
+	code, out, errOut := runCLI(t, "report", "--text", text, "--mmproj", mmproj, "--max-tokens", "12", film)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	if !strings.Contains(out, "TEST MODEL") {
 		t.Errorf("a test model's text is not labelled TEST MODEL:\n%s", out)
 	}
-	code, out, errOut = run(t, "report", "--text", text, "--mmproj", mmproj, "--max-tokens", "12", "--format", "json", film, film)
+	code, out, errOut = runCLI(t, "report", "--text", text, "--mmproj", mmproj, "--max-tokens", "12", "--format", "json", film, film)
 	if code != 0 {
 		t.Fatalf("json: exit %d: %s", code, errOut)
 	}
@@ -103,33 +79,32 @@ func TestReportCommand(t *testing.T) {
 }
 
 func TestReportBadInput(t *testing.T) {
-	text, mmproj := tinyPair(t)
+	text, mmproj := tinyPair(t, "tiny")
 	film := imagingtest.CRFilm(t)
 	junk := filepath.Join(t.TempDir(), "junk.dcm")
 	os.WriteFile(junk, []byte("DICM? no."), 0o644)
 	// One bad file among good ones: the others are reported, exit 1, one
 	// line naming the bad file.
-	code, out, errOut := run(t, "report", "--text", text, "--mmproj", mmproj, "--max-tokens", "4", junk, film)
+	code, out, errOut := runCLI(t, "report", "--text", text, "--mmproj", mmproj, "--max-tokens", "4", junk, film)
 	if code != 1 || !strings.Contains(errOut, "junk.dcm") || !strings.Contains(out, "TEST MODEL") {
 		t.Errorf("bad file: exit %d, stderr %q, stdout %q", code, errOut, out)
 	}
-	code, _, errOut = run(t, "report", "--text", mmproj, "--mmproj", text, film)
+	code, _, errOut = runCLI(t, "report", "--text", mmproj, "--mmproj", text, film)
 	if code != 1 || !strings.Contains(errOut, "swapped") {
 		t.Errorf("swapped model files: exit %d, %q", code, errOut)
 	}
-	code, _, errOut = run(t, "report", "--text", text, film)
+	code, _, errOut = runCLI(t, "report", "--text", text, film)
 	if code != 2 || !strings.Contains(errOut, "--mmproj") {
 		t.Errorf("missing projector: exit %d, %q", code, errOut)
 	}
-	code, _, errOut = run(t, "report", "--text", text, "--mmproj", mmproj, "--window", "40", film)
+	code, _, errOut = runCLI(t, "report", "--text", text, "--mmproj", mmproj, "--window", "40", film)
 	if code != 2 || !strings.Contains(errOut, "CENTER,WIDTH") {
 		t.Errorf("bad window: exit %d, %q", code, errOut)
 	}
 }
 
 func TestVersionAndBench(t *testing.T) {
-	tinyPair(t)
-	code, out, errOut := run(t, "version", "--json")
+	code, out, errOut := runCLI(t, "version", "--json")
 	if code != 0 {
 		t.Fatalf("version: exit %d: %s", code, errOut)
 	}
@@ -140,7 +115,7 @@ func TestVersionAndBench(t *testing.T) {
 	if v.Engine == nil || v.Engine.LlamaCommit == "" || v.Engine.OllamaVersion != "v0.17.4" || len(v.Engine.Devices) == 0 {
 		t.Errorf("version: %+v", v)
 	}
-	code, out, errOut = run(t, "bench", "--shape", "tiny", "--type", "q8_0", "--tokens", "20", "--json")
+	code, out, errOut = runCLI(t, "bench", "--shape", "tiny", "--type", "q8_0", "--tokens", "20", "--json")
 	if code != 0 {
 		t.Fatalf("bench: exit %d: %s", code, errOut)
 	}

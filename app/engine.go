@@ -27,6 +27,9 @@ func EnginePath() (string, error) {
 		name += ".exe"
 	}
 	if exe, err := os.Executable(); err == nil {
+		if r, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = r
+		}
 		p := filepath.Join(filepath.Dir(exe), name)
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
@@ -52,22 +55,44 @@ func NewRunner(env *Env) (*engine.Runner, error) {
 }
 
 // runEngineTool runs one of the engine binary's offline tools (conversion,
-// test models) with the caller's streams; its exit code becomes ours.
+// test models) with the caller's streams; its exit code becomes ours. A
+// cancelled ctx (Ctrl-C) is forwarded as an interrupt, so the tool can
+// remove its temporary files before it exits.
 func runEngineTool(ctx context.Context, env *Env, args ...string) error {
 	path, err := EnginePath()
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, path, args...)
+	cmd := exec.Command(path, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = env.Stdin, env.Stdout, env.Stderr
 	cmd.Env = engine.RunnerEnv(os.Environ(), engine.DefaultLibDir(path))
 	if env.Verbose {
 		cmd.Env = append(cmd.Env, "CXRVIEW_VERBOSE=1")
 	}
-	err = cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return &ExitError{Code: ee.ExitCode()}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start the engine %s: %w", path, err)
 	}
-	return err
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			if cmd.Process.Signal(os.Interrupt) != nil {
+				cmd.Process.Kill()
+			}
+		case <-done:
+		}
+	}()
+	err = cmd.Wait()
+	close(done)
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ee):
+		if code := ee.ExitCode(); code >= 0 {
+			return &ExitError{Code: code}
+		}
+		return &ExitError{Code: 130, Err: fmt.Errorf("the engine stopped: %v", ee)}
+	}
+	return fmt.Errorf("run the engine %s: %w", path, err)
 }

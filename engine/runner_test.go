@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"cxrview/engine"
+	"cxrview/engine/cxr/cxrtest"
 	"cxrview/engine/llm"
 	"cxrview/engine/quant"
 	"cxrview/engine/testmodel"
@@ -31,8 +32,12 @@ func TestMain(m *testing.M) {
 }
 
 // libDir is the repository's lib/ollama (the CPU backends `make build`
-// puts there), so the tests run on the same code as the product.
+// puts there), so the tests run on the same code as the product;
+// CXRVIEW_LIBDIR overrides it (a worktree without a build of its own).
 func libDir() string {
+	if d := os.Getenv("CXRVIEW_LIBDIR"); d != "" {
+		return d
+	}
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "lib", "ollama")
 }
@@ -373,14 +378,14 @@ func TestVisionOracle(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ := testmodel.Lookup("tiny")
-	want := referenceVision(testmodel.CXRVision(s, 7), img)
+	want := cxrtest.Vision(testmodel.CXRVision(s, 7), img)
 	if len(got) != len(want) {
 		t.Fatalf("%d embeddings, want %d", len(got), len(want))
 	}
 	n := len(want)
 	worst := 1.0
 	for i := 0; i < n-1; i++ {
-		c := cosine(got[i], want[i])
+		c := cxrtest.Cosine(got[i], want[i])
 		worst = math.Min(worst, c)
 		if c < 0.999 {
 			t.Errorf("image token %d: cosine %.6f with the reference", i, c)
@@ -389,18 +394,8 @@ func TestVisionOracle(t *testing.T) {
 	t.Logf("tokens 0..%d: worst cosine %.7f (1-cos %.2g)", n-2, worst, 1-worst)
 	// The last slot carries the projected class token (llama.cpp #25814):
 	// documented, and checked so that a fixed llama.cpp is noticed.
-	cls := referenceCLS(testmodel.CXRVision(s, 7), img)
-	if c := cosine(got[n-1], cls); c < 0.999 {
+	cls := cxrtest.CLS(testmodel.CXRVision(s, 7), img)
+	if c := cxrtest.Cosine(got[n-1], cls); c < 0.999 {
 		t.Errorf("last slot: cosine %.4f with the projected class token; has llama.cpp's class-token order changed?", c)
 	}
-}
-
-func cosine(a []float32, b []float64) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * b[i]
-		aa += float64(a[i]) * float64(a[i])
-		bb += b[i] * b[i]
-	}
-	return ab / math.Sqrt(aa*bb)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"cxrview/engine/convert"
 	"cxrview/engine/quant"
 	"cxrview/engine/testmodel"
 )
@@ -15,6 +16,8 @@ func tool(args []string) (code int, ok bool) {
 	switch args[0] {
 	case "testmodel":
 		return testModel(args[1:]), true
+	case "convert":
+		return convert.Main(args[1:], os.Stdout, os.Stderr), true
 	}
 	return 0, false
 }

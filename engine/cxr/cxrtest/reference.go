@@ -1,4 +1,10 @@
-package engine_test
+// Package cxrtest holds a float64 forward pass of CXR-LLaVA's vision tower
+// and projector, written from the original architecture (open_clip's
+// VisionTransformer as the reference code configures it: one gray channel,
+// class token first, exact erf GELU, ln_post on all tokens, class token
+// dropped, one linear projector), not from llama.cpp. Tests compare what
+// llama.cpp computes from converted files against it.
+package cxrtest
 
 import (
 	"image"
@@ -7,13 +13,10 @@ import (
 	"cxrview/engine/cxr"
 )
 
-// A float64 forward pass of CXR-LLaVA's vision tower and projector, written
-// from the architecture (open_clip's VisionTransformer as the reference code
-// configures it), not from llama.cpp.
-
-// referenceVision returns the projected image tokens, class token dropped.
-func referenceVision(v *cxr.Vision, img *image.Gray) [][]float64 {
-	h := referenceHidden(v, img)
+// Vision returns the projected image tokens of img, class token dropped:
+// what the original model feeds its language model.
+func Vision(v *cxr.Vision, img *image.Gray) [][]float64 {
+	h := hidden(v, img)
 	out := make([][]float64, 0, len(h)-1)
 	for _, tok := range h[1:] {
 		out = append(out, project(v, tok))
@@ -21,9 +24,10 @@ func referenceVision(v *cxr.Vision, img *image.Gray) [][]float64 {
 	return out
 }
 
-// referenceCLS returns the class token pushed through the projector.
-func referenceCLS(v *cxr.Vision, img *image.Gray) []float64 {
-	return project(v, referenceHidden(v, img)[0])
+// CLS returns the class token pushed through the projector: what the
+// vendored llama.cpp puts in the last image slot instead (see docs/model.md).
+func CLS(v *cxr.Vision, img *image.Gray) []float64 {
+	return project(v, hidden(v, img)[0])
 }
 
 func project(v *cxr.Vision, x []float64) []float64 {
@@ -41,7 +45,7 @@ func project(v *cxr.Vision, x []float64) []float64 {
 // referenceHidden runs the tower: patch embedding of the normalised gray
 // image, class token first, positions, ln_pre, the blocks, ln_post on every
 // token.
-func referenceHidden(v *cxr.Vision, img *image.Gray) [][]float64 {
+func hidden(v *cxr.Vision, img *image.Gray) [][]float64 {
 	w, p, size := v.Width, v.Patch, v.ImageSize
 	grid := size / p
 	x := make([][]float64, 0, grid*grid+1)
@@ -174,4 +178,15 @@ func layerNorm(x []float64, g, b []float32, eps float64) []float64 {
 		out[i] = (v-mean)/math.Sqrt(variance+eps)*float64(g[i]) + float64(b[i])
 	}
 	return out
+}
+
+// Cosine is the cosine similarity of an embedding and a reference vector.
+func Cosine(a []float32, b []float64) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * b[i]
+		aa += float64(a[i]) * float64(a[i])
+		bb += b[i] * b[i]
+	}
+	return ab / math.Sqrt(aa*bb)
 }
