@@ -41,6 +41,7 @@ func usageError(format string, a ...any) error {
 func Commands() []Command {
 	return []Command{
 		{Name: "version", Usage: "[--json]", Summary: "print versions and the compute backends that load", Run: runVersion},
+		{Name: "export", Usage: exportUsage, Summary: "export saved report drafts as text, Markdown, PDF, DICOM SR, FHIR or PNG", Run: runExport},
 	}
 }
 

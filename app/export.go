@@ -140,10 +140,10 @@ type report struct {
 func buildReport(f Format, st *Study, d *Draft, o ExportOptions) (*report, error) {
 	status := d.Status()
 	if f != FormatPNG && strings.TrimSpace(d.Text) == "" {
-		return nil, fmt.Errorf("%s: %w: nothing to export", st.Path, ErrEmptyReport)
+		return nil, fmt.Errorf("%w: nothing to export", ErrEmptyReport)
 	}
 	if f.reportFormat() && d.TestModel() {
-		return nil, fmt.Errorf("%s: %w", st.Path, ErrTestModel)
+		return nil, ErrTestModel
 	}
 	now := o.Now
 	if now.IsZero() {

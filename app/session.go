@@ -298,7 +298,8 @@ func (s *Session) Clear() error {
 // Turns is the conversation to send for a follow-up question: the first
 // question with the AI draft as the model wrote it (not as edited: it is
 // the model's side of the conversation), each answered follow-up, then
-// question. Without an AI draft the conversation starts with question.
+// question. Follow-ups whose answer broke off are left out. Without an AI
+// draft the conversation starts with question.
 func (s *Session) Turns(question string) []engine.Turn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -311,7 +312,9 @@ func (s *Session) turnsLocked(question string) []engine.Turn {
 		turns = append(turns, engine.Turn{User: g.Prompt, Assistant: g.Text})
 	}
 	for _, e := range s.d.Thread {
-		if strings.TrimSpace(e.Answer) != "" && strings.TrimSpace(e.Question) != "" {
+		// Answers that broke off (an engine error, Stop) are left out:
+		// the model would read its own fragment as a finished answer.
+		if (e.Complete || e.Stop == "length") && strings.TrimSpace(e.Answer) != "" && strings.TrimSpace(e.Question) != "" {
 			turns = append(turns, engine.Turn{User: e.Question, Assistant: e.Answer})
 		}
 	}
