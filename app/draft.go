@@ -153,14 +153,14 @@ func (g *Generation) Incomplete() string {
 
 // ThreadEntry is one follow-up question and the model's answer.
 type ThreadEntry struct {
-	Question string      `json:"question"`
-	Answer   string      `json:"answer"`
-	Model    ModelRecord `json:"model"`
-	Asked    time.Time   `json:"asked"`
-	Answered time.Time   `json:"answered,omitzero"`
-	Complete bool        `json:"complete"`
-	Stop     string      `json:"stop,omitempty"`
-	Error    string      `json:"error,omitempty"`
+	Question string        `json:"question"`
+	Answer   string        `json:"answer"`
+	Model    ModelRecord   `json:"model"`
+	Asked    time.Time     `json:"asked"`
+	Answered time.Time     `json:"answered,omitzero"`
+	Complete bool          `json:"complete"`
+	Stop     string        `json:"stop,omitempty"`
+	Error    string        `json:"error,omitempty"`
 	Stats    *engine.Stats `json:"stats,omitempty"`
 }
 

@@ -123,9 +123,9 @@ type report struct {
 	Anonymized bool
 	Now        time.Time
 
-	PatientName, PatientID, BirthDate, Sex, Age string
-	StudyDate, StudyTime, Accession, Description  string
-	Modality, ViewPosition, SourceName            string
+	PatientName, PatientID, BirthDate, Sex, Age  string
+	StudyDate, StudyTime, Accession, Description string
+	Modality, ViewPosition, SourceName           string
 	// UIDs: StudyUID is derived from the content hash for PNG/JPEG films
 	// (StudyUIDMade says so); Series/SOP/SOPClass are empty without DICOM.
 	StudyUID, SeriesUID, SOPUID, SOPClassUID string
@@ -383,7 +383,7 @@ func ExportData(f Format, st *Study, d *Draft, o ExportOptions) ([]byte, error) 
 func ExportName(f Format, st *Study, o ExportOptions) string {
 	base := strings.TrimSuffix(filepath.Base(st.Path), filepath.Ext(st.Path))
 	if o.Anonymize || base == "" || base == "." {
-		base = "anon-" + textHash("cxrview anonymize "+st.Key)[:12]
+		base = "anon-" + textHash("cxrview anonymize " + st.Key)[:12]
 	}
 	return base + f.ext()
 }
