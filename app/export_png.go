@@ -35,8 +35,10 @@ func (r *report) png(st *Study, overlays bool) ([]byte, error) {
 	} else {
 		img = st.Image.Render(r.View)
 	}
+	// BestSpeed: 0.1 s instead of 0.7 s for a 2140×1760 film, for a file
+	// 15% larger (BenchmarkExport).
 	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&b, img); err != nil {
 		return nil, fmt.Errorf("encode PNG: %w", err)
 	}
 	return b.Bytes(), nil

@@ -77,7 +77,7 @@ func (r *report) sr() ([]byte, error) {
 	b.add(tag.SOPInstanceUID, []string{r.DocumentUID})
 
 	// Patient.
-	b.add(tag.PatientName, []string{dicomText(r.PatientName, 64*5)})
+	b.add(tag.PatientName, []string{dicomPN(r.PatientName)})
 	b.add(tag.PatientID, []string{dicomText(r.PatientID, 64)})
 	b.add(tag.PatientBirthDate, []string{dicomDA(r.BirthDate)})
 	b.add(tag.PatientSex, []string{dicomSex(r.Sex)})
@@ -276,9 +276,17 @@ func dicomText(s string, maxLen int) string {
 	return s
 }
 
-// dicomPN writes a reader's name as a DICOM person name: "Dr. A. Reader"
-// stays one family-name component (the name as typed, without carets).
-func dicomPN(s string) string { return dicomText(strings.ReplaceAll(s, "^", " "), 64) }
+// dicomPN writes a name as a DICOM person name. A name with component
+// delimiters (from a DICOM source) is kept; a name as typed ("Dr. A.
+// Reader") becomes one family-name component followed by "^", since a PN
+// without any "^" is the retired ACR-NEMA form that validators flag.
+func dicomPN(s string) string {
+	s = dicomText(s, 64*5)
+	if s == "" || strings.Contains(s, "^") {
+		return s
+	}
+	return s + "^"
+}
 
 // dicomDA passes a date only when it is a valid DA (YYYYMMDD).
 func dicomDA(s string) string {
