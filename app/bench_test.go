@@ -67,4 +67,3 @@ func BenchmarkDiff(b *testing.B) {
 		Diff(old, nw)
 	}
 }
-

@@ -171,8 +171,11 @@ func Diff(old, new string) string {
 // hunkRange is "start,count" with start 1-based, as diff -u writes it (an
 // empty range names the line before it).
 func hunkRange(start, n int) string {
-	if n == 0 {
+	switch n {
+	case 0:
 		return fmt.Sprintf("%d,0", start)
+	case 1:
+		return fmt.Sprint(start + 1)
 	}
 	return fmt.Sprintf("%d,%d", start+1, n)
 }
