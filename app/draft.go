@@ -286,7 +286,9 @@ func (d *Draft) Labels() []string {
 			out = append(out, LabelPreliminary)
 		}
 	}
-	if d.AI != nil && st != StatusEmpty {
+	// An unsigned amendment is the reader's change to a signed report, no
+	// longer an AI draft.
+	if d.AI != nil && st != StatusEmpty && len(d.Signatures) == 0 {
 		out = append(out, LabelAIDraft)
 		if d.Text == d.AI.Text {
 			if s := d.AI.Incomplete(); s != "" {

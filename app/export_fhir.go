@@ -92,7 +92,7 @@ func (r *report) fhir() ([]byte, error) {
 			Text:   "Chest radiograph report",
 		},
 	}
-	if r.AIModel != nil && r.Signed == nil {
+	if r.AIModel != nil && r.Signed == nil && r.Amends == nil {
 		dr.Meta = &fhirMeta{Security: []fhirCoding{{
 			System: "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", Code: "AIAST",
 			Display: "Artificial Intelligence asserted"}}}

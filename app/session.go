@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -429,7 +430,10 @@ func (s *Session) persist() error {
 	if dirty {
 		derr = merr
 		if derr == nil {
-			derr = WriteFileAtomic(DraftPath(s.dirs, s.study.Key), data, 0o600)
+			// Drafts hold patient data: the folder is the user's alone.
+			path := DraftPath(s.dirs, s.study.Key)
+			os.MkdirAll(filepath.Dir(path), 0o700)
+			derr = WriteFileAtomic(path, data, 0o600)
 		}
 	}
 
