@@ -45,7 +45,7 @@ type SaveError struct {
 }
 
 func (e *SaveError) Error() string {
-	return fmt.Sprintf("draft not saved (%v); the text stays in memory and cxrview keeps trying", e.Err)
+	return fmt.Sprintf("draft not saved: %s: %v; the text stays in memory and cxrview keeps trying", e.Path, rootCause(e.Err))
 }
 
 func (e *SaveError) Unwrap() error { return e.Err }
