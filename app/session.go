@@ -48,6 +48,7 @@ func (e *SaveError) Error() string {
 	return fmt.Sprintf("draft not saved: %s: %v; the text stays in memory and cxrview keeps trying", e.Path, rootCause(e.Err))
 }
 
+// Unwrap returns the write error (errors.Is(err, syscall.ENOSPC) works).
 func (e *SaveError) Unwrap() error { return e.Err }
 
 // SessionOptions tune a Session; the zero value is right for the viewer.
