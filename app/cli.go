@@ -41,6 +41,7 @@ func usageError(format string, a ...any) error {
 func Commands() []Command {
 	return []Command{
 		{Name: "report", Usage: "--text T.gguf --mmproj M.gguf [flags] FILE...", Summary: "draft reports for images from the command line", Run: runReport},
+		{Name: "export", Usage: exportUsage, Summary: "export saved report drafts as text, Markdown, PDF, DICOM SR, FHIR or PNG", Run: runExport},
 		{Name: "model", Usage: modelUsage, Summary: "convert, import, list, verify and remove models", Run: runModel},
 		{Name: "label", Usage: "[--json] [--sections auto|all|impression] [FILE...]", Summary: "label report text for the 14 CheXpert findings", Run: runLabel},
 		{Name: "eval", Usage: "--reports generated.jsonl --truth truth.csv [--findings mimic6|external7|all14] [--out DIR] [--seed N]", Summary: "score generated reports against references the way the CXR-LLaVA paper did", Run: runEval},

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -92,4 +93,44 @@ func repoRoot(t testing.TB) string {
 func dirExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
+}
+
+// ReadOnlyDir returns an empty folder that cannot be written, and a function
+// that makes it writable again. As root (CI), permissions do not stop
+// writes, so the folder is a tmpfs mounted read-only; otherwise it is a
+// folder with mode 0500.
+func ReadOnlyDir(t testing.TB) (dir string, makeWritable func()) {
+	t.Helper()
+	dir = t.TempDir()
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(dir, 0o500); err != nil {
+			t.Fatalf("make %s read-only: %v", dir, err)
+		}
+		t.Cleanup(func() { os.Chmod(dir, 0o700) })
+		return dir, func() { os.Chmod(dir, 0o700) }
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount a read-only tmpfs at %s: %v: %s", dir, err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	return dir, func() {
+		if out, err := exec.Command("mount", "-o", "remount,rw", dir).CombinedOutput(); err != nil {
+			t.Fatalf("remount %s read-write: %v: %s", dir, err, out)
+		}
+	}
+}
+
+// FreeFullDisk deletes the files FullDisk filled dir with, so that a test
+// can check that saving resumes once space is free again.
+func FreeFullDisk(t testing.TB, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("free %s: %v", dir, err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "fill-") {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
