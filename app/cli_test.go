@@ -78,6 +78,58 @@ func TestReportCommand(t *testing.T) {
 	}
 }
 
+func TestReportStoreAndFiles(t *testing.T) {
+	t.Setenv("CXRVIEW_ENGINE", apptest.EngineBinary(t))
+	env, out, errb := testEnv(t)
+	text, mmproj := tinyPair(t, "tiny")
+	if code := run(t, env, "model", "import", text, mmproj, "--name", "tiny"); code != 0 {
+		t.Fatalf("import: %s", errb)
+	}
+	film := imagingtest.CRFilm(t)
+	dir := t.TempDir()
+	for _, f := range []string{"md", "pdf"} {
+		if code := run(t, env, "report", "--model", "tiny", "--max-tokens", "8", "--format", f, "--out", dir, film); code != 0 {
+			t.Fatalf("--format %s: exit %d: %s", f, code, errb)
+		}
+		path := strings.TrimSpace(out.String())
+		b, err := os.ReadFile(path)
+		if err != nil || !strings.HasSuffix(path, "."+f) {
+			t.Fatalf("--format %s wrote %q: %v", f, path, err)
+		}
+		if f == "md" && !strings.Contains(string(b), "TEST MODEL") {
+			t.Errorf("Markdown of a test model's draft lacks the TEST MODEL mark:\n%s", b)
+		}
+	}
+	// A test model's text is never a report: SR and FHIR are refused.
+	if code := run(t, env, "report", "--model", "tiny", "--max-tokens", "8", "--format", "sr", "--out", dir, film); code != 1 || !strings.Contains(errb.String(), "TEST MODEL") {
+		t.Errorf("SR of a test model: exit %d, %q", code, errb)
+	}
+	// The draft is where the viewer finds it; an edited one is not replaced
+	// unless asked.
+	st, err := OpenStudy(film)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenSession(env.Dirs, st, SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Draft().AI == nil || s.Text() == "" {
+		t.Fatalf("no AI draft saved by report: %+v", s.Draft())
+	}
+	s.SetText("Heart size normal. Typed by the reader.")
+	s.Close()
+	if code := run(t, env, "report", "--model", "tiny", "--max-tokens", "8", film); code != 1 || !strings.Contains(errb.String(), "4.dcm") {
+		t.Errorf("edited draft: exit %d, %q", code, errb)
+	}
+	if code := run(t, env, "report", "--model", "tiny", "--max-tokens", "8", "--replace", film); code != 0 {
+		t.Errorf("--replace: exit %d, %q", code, errb)
+	}
+	if code := run(t, env, "report", "--model", "nosuch", film); code != 1 || !strings.Contains(errb.String(), "nosuch") {
+		t.Errorf("unknown model: exit %d, %q", code, errb)
+	}
+}
+
 func TestReportBadInput(t *testing.T) {
 	text, mmproj := tinyPair(t, "tiny")
 	film := imagingtest.CRFilm(t)

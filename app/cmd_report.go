@@ -18,6 +18,7 @@ import (
 
 // modelFlags are the flags that choose and configure a model.
 type modelFlags struct {
+	model        string
 	text, mmproj string
 	gpuLayers    string
 	threads      int
@@ -25,6 +26,7 @@ type modelFlags struct {
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&m.model, "model", "", "model name in the store (see `cxrview model list`), instead of --text and --mmproj")
 	fs.StringVar(&m.text, "text", "", "language model GGUF file")
 	fs.StringVar(&m.mmproj, "mmproj", "", "vision projector GGUF file (mmproj)")
 	fs.StringVar(&m.gpuLayers, "gpu-layers", "auto", "layers to run on the GPU: auto, 0 (CPU only) or a number")
@@ -34,7 +36,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 
 func (m *modelFlags) spec() (engine.ModelSpec, error) {
 	if m.text == "" || m.mmproj == "" {
-		return engine.ModelSpec{}, usageError("give the model with --text and --mmproj")
+		return engine.ModelSpec{}, usageError("give the model with --model NAME, or with --text and --mmproj")
 	}
 	layers := engine.GPULayersAuto
 	if m.gpuLayers != "auto" {
@@ -48,6 +50,46 @@ func (m *modelFlags) spec() (engine.ModelSpec, error) {
 		return engine.ModelSpec{}, usageError("--threads and --context cannot be negative")
 	}
 	return engine.ModelSpec{Text: m.text, Projector: m.mmproj, GPULayers: layers, Threads: m.threads, Context: m.context}, nil
+}
+
+// modelChoice is a model ready to load, with what the audit trail records
+// about its files.
+type modelChoice struct {
+	spec    engine.ModelSpec
+	sha256  string // of the language model file, when the store knows it
+	licence string
+}
+
+// choose resolves --model against the store, or takes --text and --mmproj.
+func (m *modelFlags) choose(env *Env) (modelChoice, error) {
+	if m.model == "" {
+		spec, err := m.spec()
+		return modelChoice{spec: spec}, err
+	}
+	if m.text != "" || m.mmproj != "" {
+		return modelChoice{}, usageError("give either --model or --text and --mmproj, not both")
+	}
+	store, err := OpenModelStore(env.Dirs)
+	if err != nil {
+		return modelChoice{}, err
+	}
+	sm, err := store.Lookup(m.model)
+	if err != nil {
+		return modelChoice{}, err
+	}
+	m.text, m.mmproj = sm.Text, sm.Projector
+	spec, err := m.spec()
+	if err != nil {
+		return modelChoice{}, err
+	}
+	spec.Name = sm.Name
+	c := modelChoice{spec: spec, licence: sm.Licence}
+	for _, f := range sm.Files {
+		if f.Role == "text" {
+			c.sha256 = f.SHA256
+		}
+	}
+	return c, nil
 }
 
 // reportResult is one line of `cxrview report --format json`.
@@ -68,9 +110,10 @@ type reportResult struct {
 }
 
 func runReport(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "report", "--text T.gguf --mmproj M.gguf [flags] FILE|FOLDER...",
-		"Draft a report for each image with the model, as the viewer does, and print it.\n"+
-			"Every text is an AI draft that requires a radiologist's review.")
+	fs := newFlags(env, "report", "(--model NAME | --text T.gguf --mmproj M.gguf) [flags] FILE|FOLDER...",
+		"Draft a report for each image (folders are searched for DICOM, PNG and JPEG files) with the\n"+
+			"model, exactly as the viewer does: the draft is saved where the viewer finds it, with its\n"+
+			"audit trail. Every text is an AI draft that requires a radiologist's review.")
 	var mf modelFlags
 	mf.register(fs)
 	prompt := fs.String("prompt", "report", `"report", "ddx" (differential diagnosis) or a free question`)
@@ -80,113 +123,139 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 	topP := fs.Float64("top-p", 0.8, "top-p when sampling")
 	seed := fs.Uint64("seed", 0, "random seed when sampling")
 	window := fs.String("window", "", "render the model input with this window: CENTER,WIDTH (default: the file's first window, else auto)")
-	format := fs.String("format", "txt", "output: txt or json (one JSON object per line)")
+	format := fs.String("format", "txt", "txt or json (one JSON object per line) on stdout; md, pdf, sr or fhir: files in --out")
+	out := fs.String("out", "", "folder for --format md, pdf, sr or fhir")
+	replace := fs.Bool("replace", false, "replace drafts someone has edited (signed reports are never replaced)")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
 		return usageError("no image files or folders given")
 	}
-	files, err := imaging.FindImages(fs.Args())
-	if err != nil {
-		return err
-	}
-	if *format != "txt" && *format != "json" {
-		return usageError("--format %q: want txt or json", *format)
+	var fileFormat Format
+	switch *format {
+	case "txt", "json":
+	case string(FormatMarkdown), string(FormatPDF), string(FormatSR), string(FormatFHIR):
+		fileFormat = Format(*format)
+		if *out == "" {
+			return usageError("--format %s writes files: give the folder with --out", *format)
+		}
+	default:
+		return usageError("--format %q: want txt, json, md, pdf, sr or fhir", *format)
 	}
 	if *maxTokens <= 0 || *temperature < 0 || *topP < 0 || *topP > 1 || *topK < 0 {
 		return usageError("--max-tokens must be positive, --temperature ≥ 0, --top-p in [0,1], --top-k ≥ 0")
 	}
-	spec, err := mf.spec()
-	if err != nil {
-		return err
-	}
-	var win *imaging.Window
+	var view *imaging.View
 	if *window != "" {
 		c, w, err := parseWindow(*window)
 		if err != nil {
 			return err
 		}
-		win = &imaging.Window{Center: c, Width: w, Function: imaging.Linear, Name: "command line"}
+		view = &imaging.View{Window: imaging.Window{Center: c, Width: w, Function: imaging.Linear, Name: "command line"}}
 	}
 	preset, question := engine.PresetQuestion, *prompt
 	switch *prompt {
 	case string(engine.PresetReport), string(engine.PresetDDx):
-		preset = engine.Preset(*prompt)
-		question = ""
+		preset, question = engine.Preset(*prompt), ""
 	}
 	userText, err := preset.Question(question)
 	if err != nil {
 		return usageError("%v", err)
 	}
-	sampling := engine.Sampling{Temperature: *temperature, TopK: *topK, TopP: *topP, Seed: *seed}
-
-	r, err := NewRunner(env)
+	choice, err := mf.choose(env)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	progress := newItemProgress(env.Stderr, "drafting", len(files))
-	info, err := r.Load(ctx, spec, nil)
+	files, err := imaging.FindImages(fs.Args())
+	if err != nil {
+		return err
+	}
+	sampling := engine.Sampling{Temperature: *temperature, TopK: *topK, TopP: *topP, Seed: *seed}
+
+	eng, err := NewRunner(env)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	info, err := eng.Load(ctx, choice.spec, nil)
 	if err != nil {
 		return err
 	}
 	for _, n := range info.Notices {
 		fmt.Fprintln(env.Stderr, "note:", n)
 	}
+	opts := GenerateOptions{Preset: preset, Question: question, View: view, Sampling: sampling,
+		MaxTokens: *maxTokens, ModelSHA256: choice.sha256, License: choice.licence, Replace: *replace}
 	enc := json.NewEncoder(env.Stdout)
+	progress := newItemProgress(env.Stderr, "drafting", len(files))
 	failed := 0
 	for i, file := range files {
 		progress.show(i, file)
 		res := reportResult{File: file, Model: info.Name, TestModel: info.TestModel, General: info.General,
 			Prompt: string(preset), Question: userText, Sampling: sampling, Label: draftLabel(info)}
-		err := func() error {
-			im, err := imaging.Open(file)
-			if err != nil {
-				return err
-			}
-			res.ID = im.Meta.Key()
-			w := im.DefaultWindow()
-			if win != nil {
-				w = *win
-			}
-			res.Window = [2]float64{w.Center, w.Width}
-			input := imaging.PrepareModelInput(im.Render(imaging.View{Window: w}), info.ImageSize)
-			var text strings.Builder
-			st, err := r.Generate(ctx, engine.Request{
-				Image: input, Turns: []engine.Turn{{User: userText}}, Sampling: sampling, MaxTokens: *maxTokens,
-			}, func(p engine.Piece) { text.WriteString(p.Text) })
-			res.Text, res.Stats = text.String(), st
-			return err
-		}()
+		written, err := draftOne(ctx, env, eng, info, file, opts, fileFormat, *out, &res)
 		if err != nil {
 			if ctx.Err() != nil {
+				progress.abort()
 				return ctx.Err()
 			}
 			failed++
 			res.Error = err.Error()
+			progress.abort()
 			fmt.Fprintf(env.Stderr, "cxrview report: %s: %v\n", file, err)
 			if errors.Is(err, engine.ErrEngineCrashed) {
 				fmt.Fprintln(env.Stderr, "cxrview report: the engine restarts for the next file")
 			}
 		}
-		if *format == "json" {
-			res.Stats.Prompt = "" // the rendered prompt repeats in every line; the ids carry it
+		switch {
+		case fileFormat != "":
+			if written != "" {
+				fmt.Fprintln(env.Stdout, written)
+			}
+		case *format == "json":
 			if err := enc.Encode(res); err != nil {
 				return err
 			}
-			continue
+		case res.Error == "":
+			printReport(env.Stdout, res, len(files) > 1)
 		}
-		if res.Error != "" {
-			continue
-		}
-		printReport(env.Stdout, res, len(files) > 1)
 	}
 	progress.finish()
 	if failed > 0 {
 		return &ExitError{Code: 1, Err: fmt.Errorf("%d of %d files failed", failed, len(files))}
 	}
 	return nil
+}
+
+// draftOne drafts the report of one film through a Session (the viewer's
+// path), and writes it in fileFormat when one is given.
+func draftOne(ctx context.Context, env *Env, eng engine.Engine, info engine.ModelInfo, file string, opts GenerateOptions, fileFormat Format, out string, res *reportResult) (written string, err error) {
+	st, err := OpenStudy(file)
+	if err != nil {
+		return "", err
+	}
+	res.ID = st.Key
+	view := st.DefaultView()
+	if opts.View != nil {
+		view = *opts.View
+	}
+	res.Window = [2]float64{view.Window.Center, view.Window.Width}
+	s, err := OpenSession(env.Dirs, st, SessionOptions{})
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	tap := &statsTap{Engine: eng}
+	gen, err := s.Generate(ctx, tap, info, opts, nil)
+	if gen != nil {
+		res.Text, res.Stats = gen.Text, tap.last
+		res.Stats.Prompt = "" // the rendered prompt repeats in every line; the ids carry it
+	}
+	if err != nil || fileFormat == "" {
+		return "", err
+	}
+	return s.Export(fileFormat, out, ExportOptions{})
 }
 
 // draftLabel is the line that marks every AI text.
@@ -225,4 +294,17 @@ func parseWindow(s string) (center, width float64, err error) {
 		return 0, 0, usageError("--window %q: want CENTER,WIDTH with WIDTH ≥ 1", s)
 	}
 	return center, width, nil
+}
+
+// statsTap keeps the full statistics of the last generation: the draft
+// record drops the token ids, which `report --format json` prints.
+type statsTap struct {
+	engine.Engine
+	last engine.Stats
+}
+
+func (t *statsTap) Generate(ctx context.Context, req engine.Request, onPiece func(engine.Piece)) (engine.Stats, error) {
+	st, err := t.Engine.Generate(ctx, req, onPiece)
+	t.last = st
+	return st, err
 }
