@@ -18,7 +18,13 @@ const (
 	// llama.cpp's class-token order (model notes §8.4).
 	KeyCLSLayout = "clip.cxrview.cls_layout"
 	// KeyTestModel marks random-weight models made for tests and benchmarks.
-	KeyTestModel     = "general.cxrview.test_model"
+	KeyTestModel = "general.cxrview.test_model"
+	// KeyHFLegacy records transformers' LlamaTokenizer "legacy" flag of
+	// the converted checkpoint (absent: legacy). With legacy false the
+	// reference puts no word-start mark after special tokens; the converter
+	// then turns llama.cpp's add_space_prefix off and the engine puts the
+	// mark at the start of each prompt chunk itself, as transformers does.
+	KeyHFLegacy      = "tokenizer.cxrview.hf_legacy"
 	FamilyCXRLLaVAv2 = "cxr-llava-v2"
 	// LayoutCLSLastSwap: position rows 0 and N swapped in the file, input
 	// blocks rotated by one before encoding (ReorderForProjector).
@@ -51,6 +57,9 @@ type Inspection struct {
 	TextBytes    uint64   // the whole language model file
 	VisionBytes  uint64   // the whole projector file
 	TextType     string   // the dominant tensor type, e.g. Q4_K
+	// ChunkSpace: the engine starts each prompt chunk that does not open
+	// with a special token with a space (non-legacy tokenizers, KeyHFLegacy).
+	ChunkSpace bool
 }
 
 // KVBytesPerToken is the f16 KV cache size of one position over all layers.
@@ -168,6 +177,12 @@ func inspectText(f *gguf.File, in *Inspection) error {
 	}
 	if v, ok := f.Bool(KeyTestModel); ok && v {
 		in.TestModel = true
+	}
+	if legacy, ok := f.Bool(KeyHFLegacy); ok && !legacy {
+		if prefix, ok := f.Bool("tokenizer.ggml.add_space_prefix"); !ok || prefix {
+			return errors.New("the tokenizer is marked non-legacy but llama.cpp's add_space_prefix is on: convert the checkpoint again")
+		}
+		in.ChunkSpace = true
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"cxrview/engine"
 	"cxrview/engine/cxr"
 	"cxrview/engine/quant"
 
@@ -35,9 +36,8 @@ const (
 	licenseID  = "cc-by-nc-4.0 AND Llama 2 Community License"
 )
 
-// KeyHFLegacy records transformers' "legacy" tokenizer flag of the source
-// checkpoint in the language model file.
-const KeyHFLegacy = "tokenizer.cxrview.hf_legacy"
+// KeyHFLegacy is engine.KeyHFLegacy.
+const KeyHFLegacy = engine.KeyHFLegacy
 
 // File names of a conversion's outputs.
 func TextFileName(ft quant.FileType) string { return "cxr-llava-v2-" + string(ft) + ".gguf" }

@@ -192,11 +192,12 @@ func textKV(c TextConfig, v vocab, tc tokenizerConfig, ft quant.FileType) fsggml
 		"tokenizer.ggml.padding_token_id": uint32(v.UNK),
 		"tokenizer.ggml.add_bos_token":    tc.AddBOS,
 		"tokenizer.ggml.add_eos_token":    tc.AddEOS,
-		"tokenizer.ggml.add_space_prefix": v.AddSpacePrefix,
-		// transformers' legacy flag, for the engine: with legacy false the
-		// reference tokenizes text right after a special token without the
-		// word-start mark llama.cpp puts there (docs/model.md).
-		KeyHFLegacy: tc.Legacy,
+		// With legacy false transformers puts no word-start mark after a
+		// special token, which llama.cpp always does while add_space_prefix
+		// is on; the engine adds the one mark per chunk that transformers
+		// keeps (engine.KeyHFLegacy, docs/model.md).
+		"tokenizer.ggml.add_space_prefix": v.AddSpacePrefix && tc.Legacy,
+		KeyHFLegacy:                       tc.Legacy,
 	}
 	return kv
 }
