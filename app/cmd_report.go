@@ -51,6 +51,60 @@ func (m *modelFlags) spec() (engine.ModelSpec, error) {
 	return engine.ModelSpec{Text: m.text, Projector: m.mmproj, GPULayers: layers, Threads: m.threads, Context: m.context}, nil
 }
 
+// engineFlags choose where the model runs: the embedded runner, or an
+// Ollama server that holds a model exported with `cxrview model export-ollama`.
+type engineFlags struct {
+	kind, host, model string
+}
+
+func (e *engineFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&e.kind, "engine", "embedded", `"embedded" (this machine) or "ollama" (an Ollama server)`)
+	fs.StringVar(&e.host, "host", "", "the Ollama server (default: $OLLAMA_HOST, else "+engine.DefaultOllamaHost+")")
+	fs.StringVar(&e.model, "model", "", "the model's name on the Ollama server")
+}
+
+// newEngine returns the engine the flags choose and the model to load
+// into it. For Ollama, the spec's Text is the server's model name.
+func newEngine(env *Env, ef engineFlags, mf *modelFlags) (engine.Engine, engine.ModelSpec, error) {
+	switch ef.kind {
+	case "embedded", "":
+		if ef.model != "" || ef.host != "" {
+			return nil, engine.ModelSpec{}, usageError("--model and --host are for --engine ollama; the embedded engine takes --text and --mmproj")
+		}
+		spec, err := mf.spec()
+		if err != nil {
+			return nil, spec, err
+		}
+		r, err := NewRunner(env)
+		return r, spec, err
+	case "ollama":
+		if mf.text != "" || mf.mmproj != "" {
+			return nil, engine.ModelSpec{}, usageError("with --engine ollama the model is the server's: give --model NAME, not --text and --mmproj")
+		}
+		if ef.model == "" {
+			return nil, engine.ModelSpec{}, usageError("--engine ollama needs --model NAME (a model made with cxrview model export-ollama)")
+		}
+		// The server decides threads and GPU layers (see engine.Ollama.Load).
+		if mf.gpuLayers != "auto" || mf.threads != 0 {
+			return nil, engine.ModelSpec{}, usageError("--gpu-layers and --threads are the Ollama server's to choose (OLLAMA_* settings or the Modelfile there)")
+		}
+		if mf.context < 0 {
+			return nil, engine.ModelSpec{}, usageError("--context cannot be negative")
+		}
+		spec := engine.ModelSpec{Text: ef.model, GPULayers: engine.GPULayersAuto, Context: mf.context}
+		host := ef.host
+		if host == "" {
+			host = os.Getenv("OLLAMA_HOST")
+		}
+		o, err := engine.NewOllama(host)
+		if err != nil {
+			return nil, spec, usageError("--host: %v", err)
+		}
+		return o, spec, nil
+	}
+	return nil, engine.ModelSpec{}, usageError("--engine %q: want embedded or ollama", ef.kind)
+}
+
 // reportResult is one line of `cxrview report --format json`.
 type reportResult struct {
 	ID        string       `json:"id"`
@@ -69,11 +123,13 @@ type reportResult struct {
 }
 
 func runReport(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "report", "--text T.gguf --mmproj M.gguf [flags] FILE...",
+	fs := newFlags(env, "report", "--text T.gguf --mmproj M.gguf [flags] FILE...\n       cxrview report --engine ollama --model NAME [--host URL] [flags] FILE...",
 		"Draft a report for each image with the model, as the viewer does, and print it.\n"+
 			"Every text is an AI draft that requires a radiologist's review.")
 	var mf modelFlags
 	mf.register(fs)
+	var ef engineFlags
+	ef.register(fs)
 	prompt := fs.String("prompt", "report", `"report", "ddx" (differential diagnosis) or a free question`)
 	maxTokens := fs.Int("max-tokens", engine.DefaultMaxTokens, "maximum new tokens")
 	temperature := fs.Float64("temperature", 0, "sampling temperature (0: greedy, reproducible)")
@@ -95,10 +151,11 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 	if *maxTokens <= 0 || *temperature < 0 || *topP < 0 || *topP > 1 || *topK < 0 {
 		return usageError("--max-tokens must be positive, --temperature ≥ 0, --top-p in [0,1], --top-k ≥ 0")
 	}
-	spec, err := mf.spec()
+	r, spec, err := newEngine(env, ef, &mf)
 	if err != nil {
 		return err
 	}
+	defer r.Close()
 	var win *imaging.Window
 	if *window != "" {
 		c, w, err := parseWindow(*window)
@@ -119,11 +176,6 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 	}
 	sampling := engine.Sampling{Temperature: *temperature, TopK: *topK, TopP: *topP, Seed: *seed}
 
-	r, err := NewRunner(env)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
 	progress := newProgress(env.Stderr, len(files))
 	progress.step("loading " + filepath.Base(spec.Text))
 	info, err := r.Load(ctx, spec, nil)

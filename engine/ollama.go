@@ -148,17 +148,18 @@ func (o *Ollama) Models(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// Load implements Engine: spec.Text is the server's model name. It checks
-// that the model is a LLaVA-style vision model cxrview can prompt, loads it
-// on the server with the context the requests will ask for, and reports
-// where it runs.
+// Load implements Engine: spec.Text is the server's model name and
+// spec.Context the context to ask for; the server decides threads and GPU
+// layers itself (spec's are ignored). Load checks that the model is a
+// LLaVA-style vision model cxrview can prompt, loads it on the server with
+// the context the requests will ask for, and reports where it runs.
 func (o *Ollama) Load(ctx context.Context, spec ModelSpec, progress func(float64)) (ModelInfo, error) {
 	name := strings.TrimSpace(spec.Text)
 	if name == "" {
 		return ModelInfo{}, errors.New("no Ollama model name given")
 	}
-	if spec.Context < 0 || spec.Threads < 0 {
-		return ModelInfo{}, fmt.Errorf("invalid settings: context %d, threads %d", spec.Context, spec.Threads)
+	if spec.Context < 0 {
+		return ModelInfo{}, fmt.Errorf("invalid context %d", spec.Context)
 	}
 	if err := o.acquire(ctx); err != nil {
 		return ModelInfo{}, err
@@ -202,14 +203,11 @@ func (o *Ollama) Load(ctx context.Context, spec ModelSpec, progress func(float64
 	if info.Context < info.ImageTokens+64 {
 		return ModelInfo{}, fmt.Errorf("a context of %d tokens cannot hold the image's %d tokens and a prompt; use at least %d", info.Context, info.ImageTokens, info.ImageTokens+256)
 	}
-	info.Threads = spec.Threads
+	// Only the context goes with the requests. Threads and GPU layers are
+	// this workstation's settings, not the server's; and a shared server
+	// reloads the model whenever such an option changes between requests,
+	// so clients with different settings would make it reload all day.
 	m.options = map[string]any{"num_ctx": info.Context}
-	if spec.Threads > 0 {
-		m.options["num_thread"] = spec.Threads
-	}
-	if spec.GPULayers > 0 {
-		m.options["num_gpu"] = spec.GPULayers
-	}
 
 	// An empty prompt makes the server load the model with these options,
 	// so that loading errors show here and the first report does not wait.
