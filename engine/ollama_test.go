@@ -13,6 +13,7 @@ import (
 	"image/png"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -535,5 +536,164 @@ func writeWithoutKey(t *testing.T, path string, orig []byte, valueOff int) {
 	hdr = append(hdr, make([]byte, (32-len(hdr)%32)%32)...)
 	if err := os.WriteFile(path, append(hdr, orig[f.DataOffset:]...), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestParseOllamaHost(t *testing.T) {
+	cases := []struct{ in, want, err string }{
+		{"", "http://127.0.0.1:11434", ""},
+		{"gpu-server", "http://gpu-server:11434", ""},
+		{"gpu-server:8080", "http://gpu-server:8080", ""},
+		{"10.0.0.5", "http://10.0.0.5:11434", ""},
+		{"[fe80::1]:11434", "http://[fe80::1]:11434", ""},
+		{"http://gpu-server", "http://gpu-server:80", ""},
+		{"https://ai.clinic.example/ollama/", "https://ai.clinic.example:443/ollama", ""},
+		{" http://gpu-server:11434 ", "http://gpu-server:11434", ""},
+		{"ftp://gpu-server", "", "scheme"},
+		{"http://", "", "not an Ollama server address"},
+		{"http://gpu-server:11434/?x=1", "", "not an Ollama server address"},
+	}
+	for _, c := range cases {
+		got, err := engine.ParseOllamaHost(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: %q, %v; want an error mentioning %q", c.in, got, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%q: %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+}
+
+// fakeOllama answers like an Ollama server with a model described by show;
+// generate, when set, writes /api/generate's streamed answer.
+func fakeOllama(t *testing.T, show map[string]any, generate func(w http.ResponseWriter, r *http.Request, flush func())) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req map[string]any
+		json.NewDecoder(r.Body).Decode(&req)
+		switch r.URL.Path {
+		case "/api/show":
+			json.NewEncoder(w).Encode(show)
+		case "/api/ps":
+			w.Write([]byte(`{"models":[]}`))
+		case "/api/generate":
+			if req["prompt"] == nil || generate == nil {
+				w.Write([]byte(`{"done":true,"done_reason":"load"}`))
+				return
+			}
+			generate(w, r, w.(http.Flusher).Flush)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// tinyShow is /api/show for a CXR-LLaVA-like model exported by cxrview.
+func tinyShow() map[string]any {
+	return map[string]any{
+		"capabilities": []string{"completion", "vision"},
+		"model_info": map[string]any{"general.architecture": "llama", "llama.embedding_length": 64, "llama.block_count": 2,
+			"llama.context_length": 4096, "tokenizer.ggml.model": "llama", "tokenizer.ggml.add_bos_token": false, "tokenizer.ggml.bos_token_id": 1},
+		"projector_info": map[string]any{"general.architecture": "clip", "clip.projector_type": "mlp", "clip.vision.image_size": 64,
+			"clip.vision.patch_size": 16, engine.KeyFamily: engine.FamilyCXRLLaVAv2, engine.KeyCLSLayout: engine.LayoutCLSLastSwap},
+	}
+}
+
+func TestOllamaModelChecks(t *testing.T) {
+	edit := func(f func(m, p map[string]any)) map[string]any {
+		s := tinyShow()
+		f(s["model_info"].(map[string]any), s["projector_info"].(map[string]any))
+		return s
+	}
+	cases := []struct {
+		name string
+		show map[string]any
+		want string // error, or "" for success
+	}{
+		{"exported CXR-LLaVA", tinyShow(), ""},
+		{"no projector", func() map[string]any { s := tinyShow(); delete(s, "projector_info"); return s }(), "not a vision model"},
+		{"text only", func() map[string]any { s := tinyShow(); s["capabilities"] = []string{"completion"}; return s }(), "not a vision model"},
+		{"other architecture", edit(func(m, p map[string]any) { m["general.architecture"] = "qwen2" }), `architecture "qwen2"`},
+		{"other projector", edit(func(m, p map[string]any) { p["clip.projector_type"] = "ldp" }), `projector type "ldp"`},
+		{"unknown CLS layout", edit(func(m, p map[string]any) { p[engine.KeyCLSLayout] = "cls_first_v2" }), "cls_first_v2"},
+		{"unknown family", edit(func(m, p map[string]any) { p[engine.KeyFamily] = "rad-llama" }), `family "rad-llama"`},
+		{"odd image size", edit(func(m, p map[string]any) { p["clip.vision.image_size"] = 60 }), "do not make a grid"},
+		{"no BOS for another tokenizer", edit(func(m, p map[string]any) { m["tokenizer.ggml.model"] = "gpt2" }), "cannot tell how to write"},
+	}
+	for _, c := range cases {
+		o, err := engine.NewOllama(fakeOllama(t, c.show, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := o.Load(context.Background(), engine.ModelSpec{Text: "m"}, nil)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want == "" && (info.Template != engine.TemplateCXRLLaVA || !info.BlockRotate || info.ImageTokens != 16 || info.Context != engine.DefaultContext || len(info.Notices) != 0):
+			t.Errorf("%s: %+v", c.name, info)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want an error mentioning %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestOllamaStreamFailures(t *testing.T) {
+	req := engine.Request{Image: testImage(64), Turns: []engine.Turn{{User: "Describe."}}, MaxTokens: 8}
+	load := func(t *testing.T, url string) *engine.Ollama {
+		o, err := engine.NewOllama(url, engine.WithOllamaTimeouts(time.Second, 300*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.Load(context.Background(), engine.ModelSpec{Text: "m"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	cases := []struct {
+		name string
+		gen  func(w http.ResponseWriter, r *http.Request, flush func())
+		want string
+	}{
+		{"stalls after a piece", func(w http.ResponseWriter, r *http.Request, flush func()) {
+			w.Write([]byte(`{"response":" The"}` + "\n"))
+			flush()
+			<-r.Context().Done() // the client gives up and hangs up
+		}, "sent nothing for 300ms"},
+		{"silent from the start", func(w http.ResponseWriter, r *http.Request, flush func()) { <-r.Context().Done() }, "sent nothing for 300ms"},
+		{"ends early", func(w http.ResponseWriter, r *http.Request, flush func()) {
+			w.Write([]byte(`{"response":" The"}` + "\n"))
+		}, "ended the answer early"},
+		{"error in the stream", func(w http.ResponseWriter, r *http.Request, flush func()) {
+			w.Write([]byte(`{"error":"model runner has unexpectedly stopped"}` + "\n"))
+		}, "unexpectedly stopped"},
+		{"input too long", func(w http.ResponseWriter, r *http.Request, flush func()) {
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte(`{"error":"the input length exceeds the context length"}`))
+		}, "does not fit the context"},
+		{"no image seen", func(w http.ResponseWriter, r *http.Request, flush func()) {
+			w.Write([]byte(`{"response":"x"}` + "\n" + `{"done":true,"done_reason":"stop","prompt_eval_count":12,"eval_count":2}` + "\n"))
+		}, "did not see the image"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := load(t, fakeOllama(t, tinyShow(), c.gen))
+			var text strings.Builder
+			start := time.Now()
+			_, err := o.Generate(context.Background(), req, func(p engine.Piece) { text.WriteString(p.Text) })
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%v, want an error mentioning %q", err, c.want)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("took %v", d)
+			}
+			if strings.HasPrefix(text.String(), " ") {
+				t.Errorf("the answer's leading space was kept: %q", text.String())
+			}
+		})
 	}
 }
