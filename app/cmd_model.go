@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-const modelUsage = "convert|import|list|verify|remove ..."
+const modelUsage = "convert|import|list|verify|remove|export-ollama ..."
 
 const modelHelp = `Manage the models cxrview runs.
 
@@ -25,6 +25,9 @@ const modelHelp = `Manage the models cxrview runs.
         re-hash the models' files and report damaged ones
   cxrview model remove NAME
         delete a model from the store
+  cxrview model export-ollama [NAME | --text T.gguf --mmproj M.gguf] [--out DIR]
+        write a Modelfile folder for serving the model from an Ollama
+        server, and print the ollama create command (docs/ollama.md)
 
 See docs/model.md for how to get the model, disk space and time.`
 
@@ -47,8 +50,10 @@ func runModel(ctx context.Context, env *Env, args []string) error {
 		return runModelVerify(ctx, env, args[1:])
 	case "remove", "rm":
 		return runModelRemove(ctx, env, args[1:])
+	case "export-ollama":
+		return runModelExportOllama(ctx, env, args[1:])
 	}
-	return usageError("unknown subcommand %q (want convert, import, list, verify or remove)", args[0])
+	return usageError("unknown subcommand %q (want convert, import, list, verify, remove or export-ollama)", args[0])
 }
 
 // runModelConvert hands the command line to the engine binary, which links

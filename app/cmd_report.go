@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"strconv"
 	"strings"
@@ -50,6 +51,58 @@ func (m *modelFlags) spec() (engine.ModelSpec, error) {
 		return engine.ModelSpec{}, usageError("--threads and --context cannot be negative")
 	}
 	return engine.ModelSpec{Text: m.text, Projector: m.mmproj, GPULayers: layers, Threads: m.threads, Context: m.context}, nil
+}
+
+// engineFlags choose where the model runs: the embedded runner, or an
+// Ollama server that holds a model exported with `cxrview model export-ollama`.
+type engineFlags struct {
+	kind, host string
+}
+
+func (e *engineFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&e.kind, "engine", EngineEmbedded, `"embedded" (this machine) or "ollama" (an Ollama server; --model is then the server's model name)`)
+	fs.StringVar(&e.host, "host", "", "the Ollama server (default: $OLLAMA_HOST, else "+engine.DefaultOllamaHost+")")
+}
+
+// newEngine returns the engine the flags choose and the model to load into
+// it. For Ollama, the spec's Text is the server's model name.
+func newEngine(env *Env, ef engineFlags, mf *modelFlags) (engine.Engine, modelChoice, error) {
+	switch ef.kind {
+	case EngineEmbedded, "":
+		if ef.host != "" {
+			return nil, modelChoice{}, usageError("--host is for --engine ollama")
+		}
+		choice, err := mf.choose(env)
+		if err != nil {
+			return nil, choice, err
+		}
+		r, err := NewRunner(env)
+		return r, choice, err
+	case EngineOllama:
+		if mf.text != "" || mf.mmproj != "" {
+			return nil, modelChoice{}, usageError("with --engine ollama the model is the server's: give --model NAME, not --text and --mmproj")
+		}
+		if mf.model == "" {
+			return nil, modelChoice{}, usageError("--engine ollama needs --model NAME (a model made with cxrview model export-ollama)")
+		}
+		// The server decides threads and GPU layers (see engine.Ollama.Load).
+		if mf.gpuLayers != "auto" || mf.threads != 0 {
+			return nil, modelChoice{}, usageError("--gpu-layers and --threads are the Ollama server's to choose (OLLAMA_* settings or the Modelfile there)")
+		}
+		if mf.context < 0 {
+			return nil, modelChoice{}, usageError("--context cannot be negative")
+		}
+		host := ef.host
+		if host == "" {
+			host = os.Getenv("OLLAMA_HOST")
+		}
+		o, err := engine.NewOllama(host)
+		if err != nil {
+			return nil, modelChoice{}, usageError("--host: %v", err)
+		}
+		return o, modelChoice{spec: engine.ModelSpec{Text: mf.model, GPULayers: engine.GPULayersAuto, Context: mf.context}}, nil
+	}
+	return nil, modelChoice{}, usageError("--engine %q: want embedded or ollama", ef.kind)
 }
 
 // modelChoice is a model ready to load, with what the audit trail records
@@ -110,12 +163,14 @@ type reportResult struct {
 }
 
 func runReport(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "report", "(--model NAME | --text T.gguf --mmproj M.gguf) [flags] FILE|FOLDER...",
+	fs := newFlags(env, "report", "(--model NAME | --text T.gguf --mmproj M.gguf) [flags] FILE|FOLDER...\n       cxrview report --engine ollama --model NAME [--host URL] [flags] FILE|FOLDER...",
 		"Draft a report for each image (folders are searched for DICOM, PNG and JPEG files) with the\n"+
 			"model, exactly as the viewer does: the draft is saved where the viewer finds it, with its\n"+
 			"audit trail. Every text is an AI draft that requires a radiologist's review.")
 	var mf modelFlags
 	mf.register(fs)
+	var ef engineFlags
+	ef.register(fs)
 	prompt := fs.String("prompt", "report", `"report", "ddx" (differential diagnosis) or a free question`)
 	maxTokens := fs.Int("max-tokens", engine.DefaultMaxTokens, "maximum new tokens")
 	temperature := fs.Float64("temperature", 0, "sampling temperature (0: greedy, reproducible)")
@@ -163,21 +218,17 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
-	choice, err := mf.choose(env)
-	if err != nil {
-		return err
-	}
 	files, err := imaging.FindImages(fs.Args())
 	if err != nil {
 		return err
 	}
-	sampling := engine.Sampling{Temperature: *temperature, TopK: *topK, TopP: *topP, Seed: *seed}
-
-	eng, err := NewRunner(env)
+	eng, choice, err := newEngine(env, ef, &mf)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
+	sampling := engine.Sampling{Temperature: *temperature, TopK: *topK, TopP: *topP, Seed: *seed}
+
 	info, err := eng.Load(ctx, choice.spec, nil)
 	if err != nil {
 		return err

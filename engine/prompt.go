@@ -104,3 +104,15 @@ func RenderPrompt(t Template, turns []Turn) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// MarkChunk gives a prompt chunk the word-start mark a non-legacy
+// transformers tokenizer puts in front of it (Inspection.ChunkSpace): a
+// space, unless the chunk opens with a special token, which drops the mark.
+func MarkChunk(chunk string) string {
+	for _, sp := range []string{"<s>", "</s>", "<unk>"} {
+		if strings.HasPrefix(chunk, sp) {
+			return chunk
+		}
+	}
+	return " " + chunk
+}

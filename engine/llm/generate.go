@@ -43,7 +43,7 @@ func (st *state) generate(args engine.GenerateArgs, stop *atomic.Bool, emit func
 	// literal <s>); the second is tokenized without one, as the reference's
 	// tokenizer_image_token drops it (see docs/model.md on the double BOS).
 	if st.in.ChunkSpace {
-		parts[0], parts[1] = chunkSpace(parts[0]), chunkSpace(parts[1])
+		parts[0], parts[1] = engine.MarkChunk(parts[0]), engine.MarkChunk(parts[1])
 	}
 	before, err := st.model.Tokenize(parts[0], true, true)
 	if err != nil {
@@ -238,16 +238,4 @@ func completeUTF8(b *[]byte) string {
 	out := strings.ToValidUTF8(string(s[:cut]), "\uFFFD")
 	*b = append(s[:0], s[cut:]...)
 	return out
-}
-
-// chunkSpace gives a prompt chunk the word-start mark a non-legacy
-// transformers tokenizer puts in front of it: a space, unless the chunk opens
-// with a special token (then the mark is dropped).
-func chunkSpace(chunk string) string {
-	for _, sp := range []string{"<s>", "</s>", "<unk>"} {
-		if strings.HasPrefix(chunk, sp) {
-			return chunk
-		}
-	}
-	return " " + chunk
 }
