@@ -628,6 +628,8 @@ func (t *textStack) set(lines []string, warnFrom int) {
 			l.set(lines[i], c)
 			l.show(true)
 		} else {
+			// Hidden lines keep no text: nothing identifying lingers.
+			l.set("", overlayColor)
 			l.show(false)
 		}
 	}
@@ -708,6 +710,7 @@ func (r *viewportRenderer) update() {
 			c.set(nil, -1)
 		}
 		for _, m := range r.marks {
+			m.set("", markerColor)
 			m.show(false)
 		}
 	}
