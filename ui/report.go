@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
@@ -66,9 +65,8 @@ type emptyReport struct {
 }
 
 func newEmptyReport() *emptyReport {
-	title := canvas.NewText("Report", theme.Color(theme.ColorNameForeground))
-	title.TextStyle.Bold = true
-	title.TextSize = 16
+	title := widget.NewLabelWithStyle("Report", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	title.SizeName = theme.SizeNameSubHeadingText
 	msg := widget.NewLabelWithStyle("No model is loaded.", fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	detail := widget.NewLabel("Reports are drafted by CXR-LLaVA running on this computer once a model is installed " +
 		"(Model menu). Every draft is labelled as an AI draft until a radiologist signs it.")
@@ -76,7 +74,7 @@ func newEmptyReport() *emptyReport {
 	detail.Alignment = fyne.TextAlignCenter
 	body := container.NewVBox(layout.NewSpacer(), msg, detail, layout.NewSpacer())
 	return &emptyReport{obj: container.NewBorder(
-		container.NewVBox(container.NewPadded(title), widget.NewSeparator()), nil, nil, nil,
+		container.NewVBox(title, widget.NewSeparator()), nil, nil, nil,
 		container.NewPadded(body))}
 }
 

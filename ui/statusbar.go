@@ -18,6 +18,7 @@ type statusBar struct {
 	window   *widget.Label
 	zoom     *widget.Label
 	engine   *widget.Label
+	imageBox *fyne.Container
 	obj      fyne.CanvasObject
 }
 
@@ -35,8 +36,11 @@ func newStatusBar() *statusBar {
 	s.progBox = container.NewGridWrap(fyne.NewSize(90, 20), s.progress)
 	s.progBox.Hide()
 	left := container.NewHBox(s.progBox)
-	right := container.NewHBox(s.pixel, widget.NewSeparator(), s.window, widget.NewSeparator(), s.zoom,
-		widget.NewSeparator(), s.engine)
+	// The image's part is hidden while there is no image.
+	s.imageBox = container.NewHBox(s.pixel, widget.NewSeparator(), s.window, widget.NewSeparator(), s.zoom,
+		widget.NewSeparator())
+	s.imageBox.Hide()
+	right := container.NewHBox(s.imageBox, s.engine)
 	s.obj = container.NewBorder(nil, nil, left, right, s.message)
 	return s
 }

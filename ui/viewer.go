@@ -170,10 +170,13 @@ func (v *Viewer) RefreshMenus() { v.buildMenus() }
 // Viewport returns the image viewport.
 func (v *Viewer) Viewport() *Viewport { return v.vp }
 
+// messageLabel wraps s at a readable width for a dialog.
 func messageLabel(s string) fyne.CanvasObject {
+	const width = 480
 	l := widget.NewLabel(s)
 	l.Wrapping = fyne.TextWrapWord
-	return container.NewGridWrap(fyne.NewSize(460, l.MinSize().Height*float32(1+len(s)/60)), l)
+	l.Resize(fyne.NewSize(width, 0))
+	return container.NewGridWrap(fyne.NewSize(width, l.MinSize().Height), l)
 }
 
 // OpenPaths opens what the command line or a drop named: one file, one
@@ -638,10 +641,10 @@ func (v *Viewer) quit() { v.app.Quit() }
 // viewChanged refreshes the status bar after the viewport changed.
 func (v *Viewer) viewChanged() {
 	if v.vp.Image() == nil {
-		v.status.window.SetText("")
-		v.status.zoom.SetText("")
+		v.status.imageBox.Hide()
 		return
 	}
+	v.status.imageBox.Show()
 	v.status.window.SetText(v.vp.WindowText())
 	z := "Zoom " + zoomText(v.vp.ZoomPercent()/100)
 	if t := v.vp.Tool(); t != nil {

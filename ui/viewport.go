@@ -101,6 +101,7 @@ func NewViewport() *Viewport {
 // its default window. Measurements of the previous image are dropped.
 func (v *Viewport) setSource(s *source) {
 	v.src = s
+	v.lutValid, v.lutSource = false, nil // let the previous image go
 	v.measures, v.pending = nil, nil
 	v.wlDrag = nil
 	if s == nil {
