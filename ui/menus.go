@@ -86,7 +86,7 @@ func (v *Viewer) buildMenus() {
 
 	presets := fyne.NewMenu("")
 	for i, w := range v.vp.Presets() {
-		label := fmt.Sprintf("%s  (%s)", w.Name, windowText(w, false))
+		label := fmt.Sprintf("%s  (C %s  W %s)", w.Name, trimFloat(w.Center, 1), trimFloat(w.Width, 1))
 		if i < 9 {
 			label = fmt.Sprintf("%d  %s", i+1, label)
 		}

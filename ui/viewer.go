@@ -584,7 +584,7 @@ func (v *Viewer) statusMessage() string {
 		return ""
 	}
 	if v.teaching {
-		return v.caseText()
+		return joinNonEmpty(" · ", "Teaching mode", v.caseText())
 	}
 	s := filepath.Base(v.path)
 	if v.cur >= 0 && len(v.list) > 1 {

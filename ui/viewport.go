@@ -641,7 +641,7 @@ type viewportRenderer struct {
 	corners [4]*textStack
 	marks   [4]*shadowText // left, right, top, bottom
 	hint    *shadowText
-	lines   []*canvas.Line
+	lines   []*canvas.Line // three per measurement: the line and its end ticks
 	labels  []*shadowText
 	empty   *canvas.Text
 	objects []fyne.CanvasObject
@@ -657,6 +657,7 @@ func (r *viewportRenderer) Objects() []fyne.CanvasObject {
 	for _, l := range r.lines {
 		objs = append(objs, l)
 	}
+
 	add := func(s *shadowText) { objs = append(objs, s.bg, s.fg) }
 	for _, l := range r.labels {
 		add(l)
@@ -729,21 +730,29 @@ func (r *viewportRenderer) update() {
 	if v.src == nil {
 		ms = nil
 	}
-	for len(r.lines) < len(ms) {
-		ln := canvas.NewLine(measureColor)
-		ln.StrokeWidth = 1.5
-		r.lines = append(r.lines, ln)
+	for len(r.labels) < len(ms) {
+		for range 3 {
+			ln := canvas.NewLine(measureColor)
+			ln.StrokeWidth = 1.5
+			r.lines = append(r.lines, ln)
+		}
 		r.labels = append(r.labels, newShadowText("", 13, true))
 	}
-	for i, ln := range r.lines {
-		if i >= len(ms) {
-			ln.Hide()
-			r.labels[i].show(false)
-			continue
+	for i, l := range r.labels {
+		on := i < len(ms)
+		for _, ln := range r.lines[3*i : 3*i+3] {
+			if on {
+				ln.Show()
+			} else {
+				ln.Hide()
+			}
 		}
-		ln.Show()
-		r.labels[i].set(v.distanceText(ms[i]), measureColor)
-		r.labels[i].show(true)
+		if on {
+			l.set(v.distanceText(ms[i]), measureColor)
+		} else {
+			l.set("", measureColor)
+		}
+		l.show(on)
 	}
 }
 
@@ -788,12 +797,26 @@ func (r *viewportRenderer) Layout(size fyne.Size) {
 		ms = append(ms[:len(ms):len(ms)], *v.pending)
 	}
 	for i := range ms {
-		if i >= len(r.lines) || v.src == nil {
+		if i >= len(r.labels) || v.src == nil {
 			break
 		}
 		a, b := v.screenPoint(ms[i].a[0], ms[i].a[1]), v.screenPoint(ms[i].b[0], ms[i].b[1])
-		r.lines[i].Position1, r.lines[i].Position2 = a, b
-		r.lines[i].Refresh()
+		ln := r.lines[3*i : 3*i+3]
+		ln[0].Position1, ln[0].Position2 = a, b
+		// End ticks across the line, 10 units long.
+		dx, dy := b.X-a.X, b.Y-a.Y
+		n := float32(math.Hypot(float64(dx), float64(dy)))
+		if n == 0 {
+			n = 1
+		}
+		tx, ty := -dy/n*5, dx/n*5
+		for k, p := range []fyne.Position{a, b} {
+			ln[1+k].Position1 = p.AddXY(-tx, -ty)
+			ln[1+k].Position2 = p.AddXY(tx, ty)
+		}
+		for _, l := range ln {
+			l.Refresh()
+		}
 		ls := r.labels[i].size()
 		mx, my := (a.X+b.X)/2, (a.Y+b.Y)/2
 		r.labels[i].move(fyne.NewPos(mx+6, my-ls.Height-2))
