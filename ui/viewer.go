@@ -189,7 +189,7 @@ func (v *Viewer) OpenPaths(paths []string) {
 	case 1:
 		st, err := os.Stat(paths[0])
 		if err != nil {
-			v.showOpenError(paths[0], err)
+			v.showOpenError(paths[0], -1, err)
 			return
 		}
 		if st.IsDir() {
@@ -243,7 +243,7 @@ func (v *Viewer) OpenFile(path string) {
 // OpenFolder lists the images of dir into the filmstrip and opens the
 // first. A folder without images gets a message and changes nothing.
 func (v *Viewer) OpenFolder(dir string) {
-	v.status.busy("Reading folder " + v.displayName(dir) + "…")
+	v.status.busy("Reading folder " + v.displayName(dir, -1) + "…")
 	v.pending.Add(1)
 	go func() {
 		imgs, files, err := listFolder(dir)
@@ -334,7 +334,7 @@ func (v *Viewer) step(d int) {
 func (v *Viewer) load(path string, index int, user bool) {
 	gen := v.gen.Add(1)
 	v.pending.Add(1)
-	v.status.busy("Opening " + v.displayName(path) + "…")
+	v.status.busy("Opening " + v.displayName(path, index) + "…")
 	go func() {
 		v.decodes <- struct{}{}
 		var (
@@ -385,7 +385,7 @@ func (v *Viewer) loaded(gen uint64, path string, index int, user bool, src *sour
 			v.strip.setBad(index)
 		}
 		v.status.message.SetText(v.statusMessage())
-		v.showOpenError(path, err)
+		v.showOpenError(path, index, err)
 		return
 	}
 	if src == nil {
@@ -412,9 +412,13 @@ func (v *Viewer) loaded(gen uint64, path string, index int, user bool, src *sour
 }
 
 // showOpenError names the file and the reason; the image on screen stays.
-func (v *Viewer) showOpenError(path string, err error) {
+// In teaching mode the file is named by its case number only.
+func (v *Viewer) showOpenError(path string, index int, err error) {
 	reason := reasonFor(path, err)
 	text := fmt.Sprintf("File: %s\nFolder: %s\n\nReason: %s", filepath.Base(path), filepath.Dir(path), reason)
+	if v.teaching {
+		text = fmt.Sprintf("File: %s\n\nReason: %s", v.displayName(path, index), strings.ReplaceAll(reason, path, "the file"))
+	}
 	if v.path != "" {
 		text += "\n\nThe image on screen is unchanged."
 	}
@@ -538,7 +542,7 @@ func (v *Viewer) openRecent(p string) {
 	st, err := os.Stat(p)
 	switch {
 	case err != nil:
-		v.showOpenError(p, err)
+		v.showOpenError(p, -1, err)
 	case st.IsDir():
 		v.OpenFolder(p)
 	default:
@@ -558,14 +562,15 @@ func (v *Viewer) addRecent(p string) {
 
 func caseLabel(i int) string { return fmt.Sprintf("Case %d", i+1) }
 
-// displayName is what the UI calls a file: its name, or nothing that
-// identifies it in teaching mode.
-func (v *Viewer) displayName(path string) string {
+// displayName is what the UI calls a file (index is its place in the
+// list, -1 if none): its name, or nothing that identifies it in teaching
+// mode, where file names are often patient names.
+func (v *Viewer) displayName(path string, index int) string {
 	if v.teaching {
-		if v.cur >= 0 {
-			return caseLabel(v.cur)
+		if index >= 0 {
+			return caseLabel(index)
 		}
-		return "image"
+		return "the image"
 	}
 	return filepath.Base(path)
 }

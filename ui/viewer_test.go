@@ -73,6 +73,9 @@ func TestTeachingModeHidesIdentity(t *testing.T) {
 	dir := t.TempDir()
 	path, identifying := identifiedStudy(t, dir)
 	writePNG(t, filepath.Join(dir, "second.png"), 50, 40, func(x, y int) uint8 { return uint8(x) })
+	// A broken file named after a patient: its error must not name it.
+	os.WriteFile(filepath.Join(dir, "SMITHERS_JOHN.dcm"), []byte("garbage"), 0o644)
+	identifying = append(identifying, "SMITHERS")
 	tv := newTestViewer(t, Options{})
 	tv.OpenFolder(dir)
 	tv.pump(func() bool { return tv.vp.Image() != nil && tv.pending.Load() == 0 })
@@ -97,11 +100,11 @@ func TestTeachingModeHidesIdentity(t *testing.T) {
 	if hits := containsAny(all(), identifying); len(hits) > 0 {
 		t.Errorf("teaching mode left identifying text:\n%s", strings.Join(hits, "\n"))
 	}
-	if got := tv.win.Title(); got != "Case 1 of 2 — cxrview" {
+	if got := tv.win.Title(); got != "Case 1 of 3 — cxrview" {
 		t.Errorf("title %q", got)
 	}
 	texts := strings.Join(canvasTexts(tv.win, false), "\n")
-	for _, want := range []string{"Case 1 of 2", "CR · PA · CHEST", "C "} {
+	for _, want := range []string{"Teaching mode · Case 1 of 3", "CR · PA · CHEST", "C "} {
 		if !strings.Contains(texts, want) {
 			t.Errorf("teaching mode lost the non-identifying %q", want)
 		}
@@ -112,6 +115,12 @@ func TestTeachingModeHidesIdentity(t *testing.T) {
 	if hits := containsAny(all(), identifying); len(hits) > 0 {
 		t.Errorf("after paging:\n%s", strings.Join(hits, "\n"))
 	}
+	test.Tap(tv.strip.tiles[2]) // paging skips it once its thumbnail failed
+	tv.pump(nil)
+	if d := tv.dialogTexts(); !strings.Contains(d, "File: Case 3") || strings.Contains(d, "SMITHERS") {
+		t.Errorf("the error in teaching mode reads %q", d)
+	}
+	tv.closeDialogs()
 	if s, _ := app.LoadSettings(tv.env.Dirs); !s.TeachingMode {
 		t.Error("teaching mode was not saved")
 	}
