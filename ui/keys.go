@@ -119,7 +119,8 @@ func (v *Viewer) installKeys() {
 	})
 }
 
-// shortcutsText is the help text: one line per binding, grouped.
+// shortcutRows is the help text: one row per binding, grouped, with a
+// heading row (empty key) before each group.
 func (v *Viewer) shortcutRows() [][2]string {
 	var rows [][2]string
 	group := ""

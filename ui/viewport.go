@@ -97,7 +97,7 @@ func NewViewport() *Viewport {
 	return v
 }
 
-// SetImage shows im (already prepared as s) fitted to the viewport, with
+// setSource shows the prepared image s fitted to the viewport, with
 // its default window. Measurements of the previous image are dropped.
 func (v *Viewport) setSource(s *source) {
 	v.src = s
