@@ -226,7 +226,7 @@ func (v *Viewer) OpenPaths(paths []string) {
 				v.ShowError("Some items cannot be opened", errors.New(strings.Join(errs, "\n")))
 			}
 			if len(files) == 0 {
-				v.status.message.SetText("")
+				v.status.message.SetText(v.statusMessage())
 				return
 			}
 			v.setList("", files)
