@@ -10,6 +10,7 @@ import (
 	"os/signal"
 
 	"cxrview/app"
+	"cxrview/ui"
 )
 
 // version is set at link time by the Makefile (-X main.version=...).
@@ -36,6 +37,5 @@ func run(args []string) int {
 		defer stop()
 		return app.Run(ctx, env, args)
 	}
-	fmt.Fprintln(os.Stderr, "cxrview: the viewer is not built yet")
-	return 1
+	return ui.Main(env, args)
 }
