@@ -111,7 +111,6 @@ func TestExportOllamaCommand(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		nil,
-		{"cxr-llava"}, // by name: needs the model store
 		{"a", "b"},
 		{"cxr-llava", "--text", text, "--mmproj", mmproj},
 		{"--text", text},
@@ -120,6 +119,10 @@ func TestExportOllamaCommand(t *testing.T) {
 		if err := runModelExportOllama(ctx, env, args); !errors.Is(err, ErrUsage) {
 			t.Errorf("%q: %v, want a usage error", args, err)
 		}
+	}
+	// By name: looked up in the (here empty) model store.
+	if err := runModelExportOllama(ctx, env, []string{"cxr-llava"}); err == nil || !strings.Contains(err.Error(), `no model named "cxr-llava"`) {
+		t.Errorf("unknown name: %v", err)
 	}
 	// A resolver finds store models by name.
 	resolve := func(name string) (engine.ModelSpec, error) {
