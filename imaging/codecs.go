@@ -255,15 +255,18 @@ func (f *dicomFile) decodeJ2K(im *Image, pm pixelModule, data []byte) (err error
 	}
 	if pm.spp == 1 {
 		im.BitsStored, im.Signed = min(pm.bitsStored, 16), pm.signed
-		mask := int32(1)<<im.BitsStored - 1
-		lo, hi := int32(0), mask
-		if pm.signed {
-			lo, hi = -(mask+1)/2, mask/2
+		// Lossy streams overshoot: clamp to the range the header
+		// declares, read with the codestream's own signedness (some
+		// encoders store signed pixels as unsigned patterns, which
+		// Pixel Representation then reads as two's complement).
+		bits := min(im.BitsStored, max(d.BitDepth(), 1))
+		lo, hi := int32(0), int32(1)<<bits-1
+		if d.IsSigned() {
+			lo, hi = -(int32(1) << (bits - 1)), int32(1)<<(bits-1)-1
 		}
+		mask := int32(1)<<im.BitsStored - 1
 		im.Gray = make([]uint16, n)
 		for i, v := range planes[0][:n] {
-			// Lossy streams can overshoot: clamp to the stored range,
-			// then keep the two's-complement bit pattern.
 			im.Gray[i] = uint16(max(lo, min(hi, v)) & mask)
 		}
 		return nil
