@@ -47,6 +47,15 @@ var knownGaps = map[string]string{
 	"test_files/GDCMJ2K_TextGBR.dcm": "tile-part",
 }
 
+// littleEndianTwins: dcmtk 3.6.7 reads 32-bit samples in big-endian OW as
+// swapped 16-bit halves, so that its rendering of these files differs from
+// its rendering of their little-endian twins (pydicom reads both alike, as
+// does cxrview). The twins serve as the oracle.
+var littleEndianTwins = map[string]string{
+	"test_files/rtdose_expb.dcm":        "test_files/rtdose.dcm",
+	"test_files/rtdose_expb_1frame.dcm": "test_files/rtdose_1frame.dcm",
+}
+
 // TestPydicomFilesMatchDcmtk renders every image in pydicom's test data
 // that cxrview decodes and compares it with dcmtk: gray images with the
 // file's first window (+Wi 1) and with an explicit window (+Ww), each pixel
@@ -93,8 +102,12 @@ func TestPydicomFilesMatchDcmtk(t *testing.T) {
 			a := im.AutoWindow()
 			c, w := strconv.FormatFloat(a.Center, 'f', -1, 64), strconv.FormatFloat(a.Width, 'f', -1, 64)
 			views = append(views, view{View{Window: Window{Center: a.Center, Width: a.Width}}, []string{"+Ww", c, w}})
+			src := p
+			if twin, ok := littleEndianTwins[name]; ok {
+				src = filepath.Join(pydicomData, twin)
+			}
 			for _, vw := range views {
-				out, _ := oracleRender(t, p, append([]string{"-O"}, vw.args...)...)
+				out, _ := oracleRender(t, src, append([]string{"-O"}, vw.args...)...)
 				want, ok := readPNM(t, out).(*image.Gray)
 				if !ok {
 					t.Fatalf("dcmtk wrote colour for a gray image")
