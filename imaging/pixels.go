@@ -162,6 +162,9 @@ func (f *dicomFile) nativeFrame(pm pixelModule, frame int) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("pixel data too short: %d bytes where %s = %d", have, what, need)
 	}
+	if f.pixel.length > have {
+		f.warnings = append(f.warnings, fmt.Sprintf("Pixel Data length %d runs past the end of the file; the frames are complete", f.pixel.length))
+	}
 	start := f.pixel.valOff + fb*int64(frame)
 	n := fb
 	if pm.bitsAlloc == 1 {
