@@ -57,7 +57,9 @@ func (im *Image) LUT(v View) *LUT {
 		if l.Inverted {
 			y = 255 - y
 		}
-		full[s] = uint8(max(0, min(255, math.Floor(y))))
+		// The epsilon keeps values that are whole numbers in exact
+		// arithmetic (an identity window) from flooring one level low.
+		full[s] = uint8(max(0, min(255, math.Floor(y+1e-7))))
 	}
 	l.Table = full[:n]
 	return l
