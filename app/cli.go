@@ -41,6 +41,8 @@ func usageError(format string, a ...any) error {
 func Commands() []Command {
 	return []Command{
 		{Name: "version", Usage: "[--json]", Summary: "print versions and the compute backends that load", Run: runVersion},
+		{Name: "info", Usage: "[--json] [--frame N] FILE", Summary: "show what cxrview reads from an image file", Run: runInfo},
+		{Name: "render", Usage: "[--window C,W | --voi N] [--invert] [--frame N] IN OUT.png", Summary: "render an image to a PNG through its display pipeline", Run: runRender},
 	}
 }
 
