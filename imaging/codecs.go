@@ -46,6 +46,21 @@ func (f *dicomFile) decodeCompressed(im *Image, pm pixelModule, data []byte) err
 	return fmt.Errorf("transfer syntax %s is not supported", f.ts)
 }
 
+// maxRatio bounds the compression ratio cxrview believes for JPEG-LS and
+// JPEG 2000, whose decoders allocate the whole frame (8 bytes a sample
+// and more) before reading the data: a few bytes claiming a gigapixel are
+// refused. Lossless radiographs compress 2–4 times, but gdcm's lossy JPEG
+// 2000 makes 734 bytes of the 3.8-megapixel CR film (5000:1), so the
+// bound is generous.
+const maxRatio = 1 << 16
+
+func plausible(n, samples int) error {
+	if n*maxRatio < samples {
+		return fmt.Errorf("a compressed frame of %d bytes is implausibly small for %d samples", n, samples)
+	}
+	return nil
+}
+
 func checkSize(what string, w, h, c int, pm pixelModule) error {
 	if w != pm.cols || h != pm.rows {
 		return fmt.Errorf("%s is %d×%d, the header says %d×%d", what, w, h, pm.cols, pm.rows)
@@ -171,6 +186,9 @@ func (f *dicomFile) decodeJPEGLS(im *Image, pm pixelModule, data []byte) (err er
 	if err := checkSize("JPEG-LS frame", w, h, c, pm); err != nil {
 		return err
 	}
+	if err := plausible(len(data), w*h*c); err != nil {
+		return err
+	}
 	if p < 2 || p > 16 {
 		return fmt.Errorf("JPEG-LS precision %d", p)
 	}
@@ -232,6 +250,9 @@ func (f *dicomFile) decodeJ2K(im *Image, pm pixelModule, data []byte) (err error
 		return err
 	}
 	if err := checkSize("JPEG 2000 frame", w, h, c, pm); err != nil {
+		return err
+	}
+	if err := plausible(len(data), w*h*c); err != nil {
 		return err
 	}
 	defer func() {

@@ -26,6 +26,13 @@ func decodeRaster(r io.ReaderAt, size int64, f Format) (*Image, error) {
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxRasterPixels {
 		return nil, fmt.Errorf("%s of %d×%d pixels: too large or empty", f, cfg.Width, cfg.Height)
 	}
+	// Deflate expands at most 1032 times, a JPEG block needs 2 bits: a
+	// file far too small for its header's size is refused before the
+	// decoder allocates the image.
+	if f == FormatPNG && size*1032 < int64(cfg.Width)*int64(cfg.Height)/8 ||
+		f == FormatJPEG && size*8*32 < int64(cfg.Width)*int64(cfg.Height)/2 {
+		return nil, fmt.Errorf("%s header says %d×%d pixels but the file has only %d bytes", f, cfg.Width, cfg.Height, size)
+	}
 	src, err := decode(io.NewSectionReader(r, 0, size))
 	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", f, err)

@@ -252,6 +252,17 @@ func (d *decoder) frameHeader(m int, seg []byte) error {
 		}
 		d.hmax, d.vmax = max(d.hmax, c.h), max(d.vmax, c.v)
 	}
+	// Every sample of a lossless scan takes at least one bit, every DCT
+	// block at least two (a DC code and an end of block): a stream too
+	// short for its declared size is refused before the planes are
+	// allocated.
+	minBits := d.width * d.height * nc
+	if m != sof3 {
+		minBits = 2 * ((d.width + 7) / 8) * ((d.height + 7) / 8) * nc
+	}
+	if 8*(len(d.data)-d.pos) < minBits {
+		return fmt.Errorf("jpeg: %d bytes cannot hold a %d×%d×%d image: %w", len(d.data)-d.pos, d.width, d.height, nc, errTruncated)
+	}
 	for i := range d.comps {
 		c := &d.comps[i]
 		c.cw = (d.width*c.h + d.hmax - 1) / d.hmax
