@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"cxrview/imaging/internal/fuzzstat"
 	ljpeg "cxrview/imaging/internal/jpeg"
 )
 
@@ -95,11 +96,14 @@ func checkImage(t *testing.T, im *Image) {
 // scanner and parser, every pixel decoder, PNG and JPEG. It must never
 // panic (InternalError), never let the DICOM parser log, and every image
 // it returns must be consistent.
+var statDecode = fuzzstat.New("imaging.FuzzDecode")
+
 func FuzzDecode(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		statDecode.Inc()
 		var logged bytes.Buffer
 		log.SetOutput(&logged)
 		defer log.SetOutput(os.Stderr)
@@ -143,6 +147,8 @@ func fuzzCodec(t *testing.T, ts string, data []byte, header func([]byte) (w, h, 
 
 // FuzzJPEGLS feeds JPEG-LS streams to go-dicom-codec through cxrview's
 // wrapper (which recovers its panics and checks its output).
+var statJPEGLS = fuzzstat.New("imaging.FuzzJPEGLS")
+
 func FuzzJPEGLS(f *testing.F) {
 	for _, name := range []string{"MR_small_jpeg_ls_lossless.dcm"} {
 		b, err := os.ReadFile(filepath.Join(pydicomData, "test_files", name))
@@ -154,6 +160,7 @@ func FuzzJPEGLS(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		statJPEGLS.Inc()
 		fuzzCodec(t, "1.2.840.10008.1.2.4.80", data, func(b []byte) (int, int, int, int, error) {
 			return jpeglsHeader(b)
 		})
@@ -162,6 +169,8 @@ func FuzzJPEGLS(f *testing.F) {
 
 // FuzzJPEG2000 feeds JPEG 2000 codestreams to go-dicom-codec through
 // cxrview's wrapper.
+var statJPEG2000 = fuzzstat.New("imaging.FuzzJPEG2000")
+
 func FuzzJPEG2000(f *testing.F) {
 	for _, name := range []string{"MR_small_jp2klossless.dcm", "693_J2KI.dcm"} {
 		b, err := os.ReadFile(filepath.Join(pydicomData, "test_files", name))
@@ -173,6 +182,7 @@ func FuzzJPEG2000(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		statJPEG2000.Inc()
 		fuzzCodec(t, "1.2.840.10008.1.2.4.90", data, func(b []byte) (int, int, int, int, error) {
 			_, w, h, c, err := j2kHeader(b)
 			if err != nil || len(b) < 44 {

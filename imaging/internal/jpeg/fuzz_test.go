@@ -6,10 +6,14 @@ import (
 	stdjpeg "image/jpeg"
 	"os"
 	"testing"
+
+	"cxrview/imaging/internal/fuzzstat"
 )
 
 // FuzzDecode feeds lossless and DCT streams (8- and 12-bit) to the
 // decoder: no panic, and any image it returns is consistent.
+var statDecode = fuzzstat.New("jpeg.FuzzDecode")
+
 func FuzzDecode(f *testing.F) {
 	for _, c := range []struct{ bits, psv, comps, restart int }{{8, 1, 1, 0}, {12, 6, 1, 5}, {16, 7, 3, 0}, {2, 4, 1, 0}} {
 		s, err := EncodeLossless(pattern(13, 9, c.comps, c.bits, 3), 13, 9, c.comps, c.bits, c.psv, 0, c.restart)
@@ -34,6 +38,7 @@ func FuzzDecode(f *testing.F) {
 		f.Fatalf("%v (install the Debian package python3-pydicom)", err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		statDecode.Inc()
 		im, err := Decode(data)
 		if err != nil {
 			return

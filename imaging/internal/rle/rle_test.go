@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"cxrview/imaging/internal/fuzzstat"
 )
 
 // pack is a plain PackBits encoder for the tests.
@@ -104,6 +106,8 @@ func TestDecodeRefusesImplausibleSize(t *testing.T) {
 	}
 }
 
+var statDecode = fuzzstat.New("rle.FuzzDecode")
+
 func FuzzDecode(f *testing.F) {
 	f.Add(frame(bytes.Repeat([]byte{9}, 12), []byte("abcdefghijkl")), 4, 3, 1, 2)
 	if d, err := os.ReadFile("/usr/lib/python3/dist-packages/pydicom/data/test_files/MR_small_RLE.dcm"); err == nil {
@@ -114,6 +118,7 @@ func FuzzDecode(f *testing.F) {
 		f.Fatalf("%v (install the Debian package python3-pydicom)", err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, w, h, samples, bps int) {
+		statDecode.Inc()
 		if w <= 0 || h <= 0 || w*h > 1<<20 || samples < 1 || samples > 4 || bps < 1 || bps > 4 {
 			return
 		}
