@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	stdjpeg "image/jpeg"
+	"strings"
 
 	"github.com/cocosip/go-dicom-codec/jpeg2000"
 	"github.com/cocosip/go-dicom-codec/jpegls/lossless"
@@ -79,10 +79,9 @@ func (f *dicomFile) decodeJPEG(im *Image, pm pixelModule, data []byte) error {
 	if err := checkSize("JPEG frame", cfg.Width, cfg.Height, cfg.Components, pm); err != nil {
 		return err
 	}
-	if cfg.Precision == 8 && cfg.Components == 3 && cfg.SOF != 0xC3 {
-		return f.decodeJPEGColour8(im, pm, data)
-	}
-	j, err := jpeg.Decode(data)
+	// Subsampled colour is interpolated as the IJG library does, so
+	// colour output matches dcmtk's.
+	j, err := jpeg.DecodeOptions(data, jpeg.Options{Fancy: true})
 	if err != nil {
 		return err
 	}
@@ -104,47 +103,23 @@ func (f *dicomFile) decodeJPEG(im *Image, pm pixelModule, data []byte) error {
 		}
 		return nil
 	}
-	// Colour: RGB as stored, or YCbCr when the photometric says so.
+	// Colour: the DICOM photometric decides, as in dcmtk: YBR_* streams
+	// are converted with the IJG library's integer arithmetic, RGB ones
+	// are taken as stored whatever markers the stream carries.
 	im.BitsStored = 8
 	n := pm.rows * pm.cols
 	im.RGB = make([]uint8, 3*n)
 	down := max(j.Precision-8, 0)
-	ybr := pm.photometric != "RGB"
+	ybr := strings.HasPrefix(pm.photometric, "YBR")
 	for i := range n {
-		a, b, c := uint8(j.Data[3*i]>>down), uint8(j.Data[3*i+1]>>down), uint8(j.Data[3*i+2]>>down)
-		if ybr {
-			ybrToRGB(im.RGB[3*i:3*i+3], a, b, c)
-		} else {
-			im.RGB[3*i], im.RGB[3*i+1], im.RGB[3*i+2] = a, b, c
-		}
-	}
-	return nil
-}
-
-// decodeJPEGColour8 uses Go's image/jpeg for 8-bit colour. When the
-// DICOM header says RGB, an Adobe marker with transform 0 is added so that
-// streams written without colour transform are not read as YCbCr.
-func (f *dicomFile) decodeJPEGColour8(im *Image, pm pixelModule, data []byte) error {
-	if pm.photometric == "RGB" && !bytes.Contains(data[:min(len(data), 4096)], []byte("Adobe")) {
-		adobe := []byte{0xFF, 0xEE, 0, 14, 'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, 0}
-		data = append(append(append([]byte{}, data[:2]...), adobe...), data[2:]...)
-	}
-	src, err := stdjpeg.Decode(bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	b := src.Bounds()
-	if err := checkSize("JPEG frame", b.Dx(), b.Dy(), 3, pm); err != nil {
-		return err
-	}
-	im.BitsStored = 8
-	im.RGB = make([]uint8, 3*b.Dx()*b.Dy())
-	i := 0
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bl, _ := src.At(x, y).RGBA()
-			im.RGB[i], im.RGB[i+1], im.RGB[i+2] = uint8(r>>8), uint8(g>>8), uint8(bl>>8)
-			i += 3
+		a, b, c := j.Data[3*i], j.Data[3*i+1], j.Data[3*i+2]
+		switch {
+		case ybr && j.Precision == 8:
+			im.RGB[3*i], im.RGB[3*i+1], im.RGB[3*i+2] = jpeg.YCbCrToRGB(a, b, c)
+		case ybr:
+			ybrToRGB(im.RGB[3*i:3*i+3], uint8(a>>down), uint8(b>>down), uint8(c>>down))
+		default:
+			im.RGB[3*i], im.RGB[3*i+1], im.RGB[3*i+2] = uint8(a>>down), uint8(b>>down), uint8(c>>down)
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -186,4 +187,51 @@ func TestPNGAndJPEG(t *testing.T) {
 			t.Errorf("a 8-gigapixel PNG header was accepted")
 		}
 	})
+}
+
+// TestJPEGFilesMatchDcmtk decodes JPEG files (a gray JPEG of the CR film
+// written by dcmj2pnm, and a 4:2:0 colour JPEG from Go's encoder) and
+// compares them with dcmtk's decoder, reached by wrapping the same JPEG
+// stream in DICOM with img2dcm: the IJG-exact decoder gives what libjpeg
+// (and so Pillow) gives.
+func TestJPEGFilesMatchDcmtk(t *testing.T) {
+	dir := t.TempDir()
+	gray := filepath.Join(dir, "film.jpg")
+	dcmtk(t, "dcmj2pnm", "+oj", "+Jq", "85", "+Wi", "1", imagingtest.CRFilm(t), gray)
+	colour := filepath.Join(dir, "colour.jpg")
+	rgb := image.NewRGBA(image.Rect(0, 0, 203, 97))
+	for y := range 97 {
+		for x := range 203 {
+			rgb.Set(x, y, color.RGBA{uint8(x), uint8(y * 2), uint8((x * y) % 256), 255})
+		}
+	}
+	var b bytes.Buffer
+	jpeg.Encode(&b, rgb, &jpeg.Options{Quality: 80})
+	os.WriteFile(colour, b.Bytes(), 0o644)
+	for _, p := range []string{gray, colour} {
+		im, err := Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := filepath.Join(dir, filepath.Base(p)+".dcm")
+		dcmtk(t, "img2dcm", p, d)
+		out := filepath.Join(dir, filepath.Base(p)+".pnm")
+		dcmtk(t, "dcmj2pnm", d, out)
+		want := readPNM(t, out)
+		got := im.RenderRGBA(View{Window: im.DefaultWindow()})
+		maxd := 0
+		for y := range im.Height {
+			for x := range im.Width {
+				r, g, bl, _ := want.At(x, y).RGBA()
+				o := got.PixOffset(x, y)
+				for k, w := range []uint32{r >> 8, g >> 8, bl >> 8} {
+					maxd = max(maxd, int(got.Pix[o+k])-int(w), int(w)-int(got.Pix[o+k]))
+				}
+			}
+		}
+		t.Logf("%s: %d×%d, samples %d, differs from dcmtk by at most %d", filepath.Base(p), im.Width, im.Height, im.Samples, maxd)
+		if maxd > 0 {
+			t.Errorf("%s differs from dcmtk by %d", filepath.Base(p), maxd)
+		}
+	}
 }

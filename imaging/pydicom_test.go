@@ -59,10 +59,9 @@ var littleEndianTwins = map[string]string{
 // TestPydicomFilesMatchDcmtk renders every image in pydicom's test data
 // that cxrview decodes and compares it with dcmtk: gray images with the
 // file's first window (+Wi 1) and with an explicit window (+Ww), each pixel
-// within ±1; colour images as stored. 8-bit colour JPEG goes through Go's
-// image/jpeg, whose chroma upsampling replicates samples where the IJG
-// library interpolates, so sharp colour edges in 4:2:0 streams differ:
-// colour must reach a PSNR of 29 dB against dcmtk. Files dcmtk renders and cxrview does not fail
+// within ±1; colour images as stored, each sample within ±1 (JPEG colour
+// goes through the IJG library's upsampling and conversion, native YBR
+// through dcmtk's arithmetic, so in practice they are identical). Files dcmtk renders and cxrview does not fail
 // the test unless listed in knownGaps.
 func TestPydicomFilesMatchDcmtk(t *testing.T) {
 	rendered := 0
@@ -183,7 +182,7 @@ func compareColour(t *testing.T, im *Image, p string) {
 		psnr = 10 * math.Log10(255*255/(sq/float64(len(got.Pix))))
 	}
 	t.Logf("%s colour: %d of %d samples differ, by at most %d (PSNR %.1f dB)", filepath.Base(p), n, len(got.Pix), maxd, psnr)
-	if psnr < 29 {
-		t.Errorf("colour differs from dcmtk: PSNR %.1f dB", psnr)
+	if maxd > 1 {
+		t.Errorf("colour differs from dcmtk by up to %d (PSNR %.1f dB)", maxd, psnr)
 	}
 }
