@@ -40,9 +40,11 @@ func usageError(format string, a ...any) error {
 // Commands lists every subcommand, in the order of the help text.
 func Commands() []Command {
 	return []Command{
-		{Name: "report", Usage: "--text T.gguf --mmproj M.gguf [flags] FILE...", Summary: "draft reports for images from the command line", Run: runReport},
+		{Name: "report", Usage: "(--model NAME | --text T.gguf --mmproj M.gguf) [flags] FILE|FOLDER...", Summary: "draft reports for films or folders of films from the command line", Run: runReport},
 		{Name: "export", Usage: exportUsage, Summary: "export saved report drafts as text, Markdown, PDF, DICOM SR, FHIR or PNG", Run: runExport},
-		{Name: "model", Usage: modelUsage, Summary: "convert, import, list, verify and remove models", Run: runModel},
+		{Name: "model", Usage: modelUsage, Summary: "convert, import, list, verify, remove and export models", Run: runModel},
+		{Name: "info", Usage: "[--json] [--frame N] FILE", Summary: "show what cxrview reads from an image file", Run: runInfo},
+		{Name: "render", Usage: "[--window C,W | --voi N] [--invert] [--frame N] IN OUT.png", Summary: "render an image to a PNG through its display pipeline", Run: runRender},
 		{Name: "label", Usage: "[--json] [--sections auto|all|impression] [FILE...]", Summary: "label report text for the 14 CheXpert findings", Run: runLabel},
 		{Name: "eval", Usage: "--reports generated.jsonl --truth truth.csv [--findings mimic6|external7|all14] [--out DIR] [--seed N]", Summary: "score generated reports against references the way the CXR-LLaVA paper did", Run: runEval},
 		{Name: "bench", Usage: "[--shape cxr7b] [--type q4_k_m] [--gpu-layers N]", Summary: "measure inference speed on models of the real shapes", Run: runBench},

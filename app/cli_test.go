@@ -150,7 +150,7 @@ func TestReportBadInput(t *testing.T) {
 		t.Errorf("missing projector: exit %d, %q", code, errOut)
 	}
 	code, _, errOut = runCLI(t, "report", "--text", text, "--mmproj", mmproj, "--window", "40", film)
-	if code != 2 || !strings.Contains(errOut, "CENTER,WIDTH") {
+	if code != 2 || !strings.Contains(errOut, "center,width") {
 		t.Errorf("bad window: exit %d, %q", code, errOut)
 	}
 }

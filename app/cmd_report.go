@@ -203,11 +203,11 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 	}
 	var view *imaging.View
 	if *window != "" {
-		c, w, err := parseWindow(*window)
+		w, err := parseWindow(*window)
 		if err != nil {
-			return err
+			return usageError("--window %q: %v", *window, err)
 		}
-		view = &imaging.View{Window: imaging.Window{Center: c, Width: w, Function: imaging.Linear, Name: "command line"}}
+		view = &imaging.View{Window: w}
 	}
 	preset, question := engine.PresetQuestion, *prompt
 	switch *prompt {
@@ -331,20 +331,6 @@ func printReport(w io.Writer, r reportResult, header bool) {
 	if header {
 		fmt.Fprintln(w)
 	}
-}
-
-func parseWindow(s string) (center, width float64, err error) {
-	c, w, ok := strings.Cut(s, ",")
-	if ok {
-		center, err = strconv.ParseFloat(strings.TrimSpace(c), 64)
-		if err == nil {
-			width, err = strconv.ParseFloat(strings.TrimSpace(w), 64)
-		}
-	}
-	if !ok || err != nil || width < 1 {
-		return 0, 0, usageError("--window %q: want CENTER,WIDTH with WIDTH ≥ 1", s)
-	}
-	return center, width, nil
 }
 
 // statsTap keeps the full statistics of the last generation: the draft

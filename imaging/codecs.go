@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	stdjpeg "image/jpeg"
+	"strings"
 
 	"github.com/cocosip/go-dicom-codec/jpeg2000"
 	"github.com/cocosip/go-dicom-codec/jpegls/lossless"
@@ -46,6 +46,21 @@ func (f *dicomFile) decodeCompressed(im *Image, pm pixelModule, data []byte) err
 	return fmt.Errorf("transfer syntax %s is not supported", f.ts)
 }
 
+// maxRatio bounds the compression ratio cxrview believes for JPEG-LS and
+// JPEG 2000, whose decoders allocate the whole frame (8 bytes a sample
+// and more) before reading the data: a few bytes claiming a gigapixel are
+// refused. Lossless radiographs compress 2–4 times, but gdcm's lossy JPEG
+// 2000 makes 734 bytes of the 3.8-megapixel CR film (5000:1), so the
+// bound is generous.
+const maxRatio = 1 << 16
+
+func plausible(n, samples int) error {
+	if n*maxRatio < samples {
+		return fmt.Errorf("a compressed frame of %d bytes is implausibly small for %d samples", n, samples)
+	}
+	return nil
+}
+
 func checkSize(what string, w, h, c int, pm pixelModule) error {
 	if w != pm.cols || h != pm.rows {
 		return fmt.Errorf("%s is %d×%d, the header says %d×%d", what, w, h, pm.cols, pm.rows)
@@ -64,10 +79,9 @@ func (f *dicomFile) decodeJPEG(im *Image, pm pixelModule, data []byte) error {
 	if err := checkSize("JPEG frame", cfg.Width, cfg.Height, cfg.Components, pm); err != nil {
 		return err
 	}
-	if cfg.Precision == 8 && cfg.Components == 3 && cfg.SOF != 0xC3 {
-		return f.decodeJPEGColour8(im, pm, data)
-	}
-	j, err := jpeg.Decode(data)
+	// Subsampled colour is interpolated as the IJG library does, so
+	// colour output matches dcmtk's.
+	j, err := jpeg.DecodeOptions(data, jpeg.Options{Fancy: true})
 	if err != nil {
 		return err
 	}
@@ -89,47 +103,23 @@ func (f *dicomFile) decodeJPEG(im *Image, pm pixelModule, data []byte) error {
 		}
 		return nil
 	}
-	// Colour: RGB as stored, or YCbCr when the photometric says so.
+	// Colour: the DICOM photometric decides, as in dcmtk: YBR_* streams
+	// are converted with the IJG library's integer arithmetic, RGB ones
+	// are taken as stored whatever markers the stream carries.
 	im.BitsStored = 8
 	n := pm.rows * pm.cols
 	im.RGB = make([]uint8, 3*n)
 	down := max(j.Precision-8, 0)
-	ybr := pm.photometric != "RGB"
+	ybr := strings.HasPrefix(pm.photometric, "YBR")
 	for i := range n {
-		a, b, c := uint8(j.Data[3*i]>>down), uint8(j.Data[3*i+1]>>down), uint8(j.Data[3*i+2]>>down)
-		if ybr {
-			ybrToRGB(im.RGB[3*i:3*i+3], a, b, c)
-		} else {
-			im.RGB[3*i], im.RGB[3*i+1], im.RGB[3*i+2] = a, b, c
-		}
-	}
-	return nil
-}
-
-// decodeJPEGColour8 uses Go's image/jpeg for 8-bit colour. When the
-// DICOM header says RGB, an Adobe marker with transform 0 is added so that
-// streams written without colour transform are not read as YCbCr.
-func (f *dicomFile) decodeJPEGColour8(im *Image, pm pixelModule, data []byte) error {
-	if pm.photometric == "RGB" && !bytes.Contains(data[:min(len(data), 4096)], []byte("Adobe")) {
-		adobe := []byte{0xFF, 0xEE, 0, 14, 'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, 0}
-		data = append(append(append([]byte{}, data[:2]...), adobe...), data[2:]...)
-	}
-	src, err := stdjpeg.Decode(bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	b := src.Bounds()
-	if err := checkSize("JPEG frame", b.Dx(), b.Dy(), 3, pm); err != nil {
-		return err
-	}
-	im.BitsStored = 8
-	im.RGB = make([]uint8, 3*b.Dx()*b.Dy())
-	i := 0
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bl, _ := src.At(x, y).RGBA()
-			im.RGB[i], im.RGB[i+1], im.RGB[i+2] = uint8(r>>8), uint8(g>>8), uint8(bl>>8)
-			i += 3
+		a, b, c := j.Data[3*i], j.Data[3*i+1], j.Data[3*i+2]
+		switch {
+		case ybr && j.Precision == 8:
+			im.RGB[3*i], im.RGB[3*i+1], im.RGB[3*i+2] = jpeg.YCbCrToRGB(a, b, c)
+		case ybr:
+			ybrToRGB(im.RGB[3*i:3*i+3], uint8(a>>down), uint8(b>>down), uint8(c>>down))
+		default:
+			im.RGB[3*i], im.RGB[3*i+1], im.RGB[3*i+2] = uint8(a>>down), uint8(b>>down), uint8(c>>down)
 		}
 	}
 	return nil
@@ -169,6 +159,9 @@ func (f *dicomFile) decodeJPEGLS(im *Image, pm pixelModule, data []byte) (err er
 		return err
 	}
 	if err := checkSize("JPEG-LS frame", w, h, c, pm); err != nil {
+		return err
+	}
+	if err := plausible(len(data), w*h*c); err != nil {
 		return err
 	}
 	if p < 2 || p > 16 {
@@ -234,6 +227,9 @@ func (f *dicomFile) decodeJ2K(im *Image, pm pixelModule, data []byte) (err error
 	if err := checkSize("JPEG 2000 frame", w, h, c, pm); err != nil {
 		return err
 	}
+	if err := plausible(len(data), w*h*c); err != nil {
+		return err
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("JPEG 2000 decoder failed: %v", r)
@@ -255,15 +251,18 @@ func (f *dicomFile) decodeJ2K(im *Image, pm pixelModule, data []byte) (err error
 	}
 	if pm.spp == 1 {
 		im.BitsStored, im.Signed = min(pm.bitsStored, 16), pm.signed
-		mask := int32(1)<<im.BitsStored - 1
-		lo, hi := int32(0), mask
-		if pm.signed {
-			lo, hi = -(mask+1)/2, mask/2
+		// Lossy streams overshoot: clamp to the range the header
+		// declares, read with the codestream's own signedness (some
+		// encoders store signed pixels as unsigned patterns, which
+		// Pixel Representation then reads as two's complement).
+		bits := min(im.BitsStored, max(d.BitDepth(), 1))
+		lo, hi := int32(0), int32(1)<<bits-1
+		if d.IsSigned() {
+			lo, hi = -(int32(1) << (bits - 1)), int32(1)<<(bits-1)-1
 		}
+		mask := int32(1)<<im.BitsStored - 1
 		im.Gray = make([]uint16, n)
 		for i, v := range planes[0][:n] {
-			// Lossy streams can overshoot: clamp to the stored range,
-			// then keep the two's-complement bit pattern.
 			im.Gray[i] = uint16(max(lo, min(hi, v)) & mask)
 		}
 		return nil

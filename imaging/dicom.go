@@ -211,12 +211,7 @@ func (e *InternalError) Error() string {
 	return fmt.Sprintf("internal error while decoding (please report): %v", e.Panic)
 }
 
-func decodeDICOM(r io.ReaderAt, size int64, o Options) (im *Image, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			im, err = nil, &InternalError{Panic: p}
-		}
-	}()
+func decodeDICOM(r io.ReaderAt, size int64, o Options) (*Image, error) {
 	f, err := readDICOM(r, size)
 	if err != nil {
 		return nil, err
@@ -227,7 +222,7 @@ func decodeDICOM(r io.ReaderAt, size int64, o Options) (im *Image, err error) {
 		}
 		return nil, fmt.Errorf("no Pixel Data: not an image (%s)", sopClassName(f.text(0x00080016)))
 	}
-	im = &Image{Format: FormatDICOM}
+	im := &Image{Format: FormatDICOM}
 	f.parseMeta(im)
 	if err := f.decodePixels(im, o.Frame); err != nil {
 		return nil, err
@@ -397,10 +392,24 @@ func (f *dicomFile) parseDatasetExcept(skip uint32) (ds dicom.Dataset, err error
 		if e.tag == skip || e.tag>>16 == 0x0002 || unsafeFor(e) != "" {
 			continue
 		}
+		if e.tag == tagCharacterSet && !textVR(e.vr) {
+			// The parser reads the character set with MustGetStrings,
+			// which logs and panics on any other VR.
+			continue
+		}
 		readers = append(readers, io.NewSectionReader(f.src, e.off, e.end-e.off))
 		total += e.end - e.off
 	}
 	return dicom.Parse(io.MultiReader(readers...), total, nil, dicom.SkipPixelData())
+}
+
+// textVR reports whether suyashkumar/dicom reads values of vr as strings.
+func textVR(vr string) bool {
+	switch tag.GetVRKind(tag.Tag{}, vr) {
+	case tag.VRStringList, tag.VRString, tag.VRDate:
+		return true
+	}
+	return false
 }
 
 // unsafeFor reports why e, or anything nested in it, must be kept from the

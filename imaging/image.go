@@ -140,28 +140,38 @@ func Decode(r io.ReaderAt, size int64, name string, opts ...Options) (*Image, er
 	if _, err := r.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	var (
-		im  *Image
-		err error
-	)
-	switch {
-	case bytes.HasPrefix(head, pngMagic):
-		im, err = decodeRaster(r, size, FormatPNG)
-	case bytes.HasPrefix(head, jpegMagic):
-		im, err = decodeRaster(r, size, FormatJPEG)
-	case looksLikeDICOM(head):
-		im, err = decodeDICOM(r, size, o)
-	default:
-		return nil, fmt.Errorf("%s: not a DICOM, PNG or JPEG file", name)
-	}
+	im, err := decodeAny(r, size, head, o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if o.Frame >= im.Frames {
+		return nil, fmt.Errorf("%s: frame %d: the file has %d frame(s), numbered from 0", name, o.Frame, im.Frames)
 	}
 	im.Name = name
 	if im.Meta.ContentHash, err = hashContent(r, size); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return im, nil
+}
+
+// decodeAny picks the decoder by content. A panic in any decoder (a bug,
+// since every decoder checks its input) becomes an InternalError instead
+// of ending the program.
+func decodeAny(r io.ReaderAt, size int64, head []byte, o Options) (im *Image, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			im, err = nil, &InternalError{Panic: p}
+		}
+	}()
+	switch {
+	case bytes.HasPrefix(head, pngMagic):
+		return decodeRaster(r, size, FormatPNG)
+	case bytes.HasPrefix(head, jpegMagic):
+		return decodeRaster(r, size, FormatJPEG)
+	case looksLikeDICOM(head):
+		return decodeDICOM(r, size, o)
+	}
+	return nil, errors.New("not a DICOM, PNG or JPEG file")
 }
 
 var (

@@ -162,6 +162,9 @@ func (f *dicomFile) nativeFrame(pm pixelModule, frame int) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("pixel data too short: %d bytes where %s = %d", have, what, need)
 	}
+	if f.pixel.length > have {
+		f.warnings = append(f.warnings, fmt.Sprintf("Pixel Data length %d runs past the end of the file; the frames are complete", f.pixel.length))
+	}
 	start := f.pixel.valOff + fb*int64(frame)
 	n := fb
 	if pm.bitsAlloc == 1 {
@@ -335,14 +338,18 @@ func (f *dicomFile) from32(im *Image, pm pixelModule, vals []uint32) {
 // quantisation records how 32-bit values were mapped onto 16 bits.
 type quantisation struct{ scale, offset float64 }
 
-// ybrToRGB converts full-range YCbCr (PS3.3 C.7.6.3.1.2) to RGB.
+// ybrToRGB converts full-range YCbCr (PS3.3 C.7.6.3.1.2) to RGB with
+// dcmtk's arithmetic (dcmimage's YBR_FULL conversion: four-digit
+// coefficients, offsets in terms of the maximum value, truncation), so
+// native YBR images render as dcmtk renders them.
 func ybrToRGB(dst []uint8, y, cb, cr uint8) {
-	Y, Cb, Cr := float64(y), float64(cb)-128, float64(cr)-128
-	dst[0] = clampByte(Y + 1.402*Cr)
-	dst[1] = clampByte(Y - 0.344136*Cb - 0.714136*Cr)
-	dst[2] = clampByte(Y + 1.772*Cb)
+	const maxv = 255.0
+	Y, Cb, Cr := float64(y), float64(cb), float64(cr)
+	dst[0] = truncByte(Y + 1.4020*Cr - 0.7010*maxv)
+	dst[1] = truncByte(Y - 0.3441*Cb - 0.7141*Cr + 0.5291*maxv)
+	dst[2] = truncByte(Y + 1.7720*Cb - 0.8859*maxv)
 }
 
-func clampByte(v float64) uint8 {
-	return uint8(max(0, min(255, math.Round(v))))
+func truncByte(v float64) uint8 {
+	return uint8(max(0, min(255, v)))
 }

@@ -1,11 +1,14 @@
 package imaging
 
 import (
+	"errors"
 	"fmt"
 	"image"
-	"image/jpeg"
+	stdjpeg "image/jpeg"
 	"image/png"
 	"io"
+
+	"cxrview/imaging/internal/jpeg"
 )
 
 // maxRasterPixels bounds PNG and JPEG dimensions before any pixel buffer is
@@ -17,7 +20,7 @@ const maxRasterPixels = 100 << 20
 func decodeRaster(r io.ReaderAt, size int64, f Format) (*Image, error) {
 	cfgDecode, decode := png.DecodeConfig, png.Decode
 	if f == FormatJPEG {
-		cfgDecode, decode = jpeg.DecodeConfig, jpeg.Decode
+		cfgDecode, decode = stdjpeg.DecodeConfig, stdjpeg.Decode
 	}
 	cfg, err := cfgDecode(io.NewSectionReader(r, 0, size))
 	if err != nil {
@@ -25,6 +28,22 @@ func decodeRaster(r io.ReaderAt, size int64, f Format) (*Image, error) {
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxRasterPixels {
 		return nil, fmt.Errorf("%s of %d×%d pixels: too large or empty", f, cfg.Width, cfg.Height)
+	}
+	// Deflate expands at most 1032 times, a JPEG block needs 2 bits: a
+	// file far too small for its header's size is refused before the
+	// decoder allocates the image.
+	if f == FormatPNG && size*1032 < int64(cfg.Width)*int64(cfg.Height)/8 ||
+		f == FormatJPEG && size*8*32 < int64(cfg.Width)*int64(cfg.Height)/2 {
+		return nil, fmt.Errorf("%s header says %d×%d pixels but the file has only %d bytes", f, cfg.Width, cfg.Height, size)
+	}
+	if f == FormatJPEG {
+		// Baseline and extended JPEG go through the IJG-exact decoder, so
+		// the pixels (and the model's input) are those Pillow's libjpeg
+		// gives; progressive and CMYK files fall back to image/jpeg.
+		im, err := decodeJPEGFile(r, size)
+		if err == nil || !jpeg.IsUnsupported(err) {
+			return im, err
+		}
 	}
 	src, err := decode(io.NewSectionReader(r, 0, size))
 	if err != nil {
@@ -79,6 +98,45 @@ func decodeRaster(r io.ReaderAt, size int64, f Format) (*Image, error) {
 			Name: "Full range", Explanation: fmt.Sprintf("the %s's own gray levels", f),
 		}}
 		im.hist = countValues(im.Gray, im.BitsStored)
+	}
+	return im, nil
+}
+
+// decodeJPEGFile decodes a JPEG file with the IJG-exact decoder: gray stays
+// gray, YCbCr is converted with the library's arithmetic after its fancy
+// upsampling, as Pillow (libjpeg) would.
+func decodeJPEGFile(r io.ReaderAt, size int64) (*Image, error) {
+	data := make([]byte, size)
+	if _, err := r.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	j, err := jpeg.DecodeOptions(data, jpeg.Options{Fancy: true})
+	if err != nil {
+		return nil, fmt.Errorf("decode JPEG: %w", err)
+	}
+	if j.Precision != 8 || (j.Components != 1 && j.Components != 3) {
+		return nil, fmt.Errorf("decode JPEG: %d-bit, %d components: %w", j.Precision, j.Components, jpeg.ErrUnsupported)
+	}
+	n := j.Width * j.Height
+	im := &Image{Format: FormatJPEG, Width: j.Width, Height: j.Height, Frames: 1, Samples: 1, BitsStored: 8, Rescale: ModalityLUT{Slope: 1}}
+	if j.Components == 1 {
+		im.Meta.Photometric = "MONOCHROME2"
+		im.Gray = j.Data
+		im.windows = []Window{{Center: 128, Width: 256, Function: Linear, Name: "Full range", Explanation: "the JPEG's own gray levels"}}
+		im.hist = countValues(im.Gray, 8)
+		return im, nil
+	}
+	im.Samples = 3
+	im.Meta.Photometric = "RGB"
+	im.RGB = make([]uint8, 3*n)
+	ycc := j.YCbCr()
+	for i := range n {
+		a, b, c := j.Data[3*i], j.Data[3*i+1], j.Data[3*i+2]
+		if ycc {
+			im.RGB[3*i], im.RGB[3*i+1], im.RGB[3*i+2] = jpeg.YCbCrToRGB(a, b, c)
+		} else {
+			im.RGB[3*i], im.RGB[3*i+1], im.RGB[3*i+2] = uint8(a), uint8(b), uint8(c)
+		}
 	}
 	return im, nil
 }

@@ -59,6 +59,9 @@ type scanner struct {
 	bo       binary.ByteOrder
 	implicit bool
 	hdr      [12]byte
+	// badDelims counts delimiters with a nonzero length: readers that
+	// trust the length (suyashkumar/dicom does) run off the end.
+	badDelims int
 }
 
 var errTruncated = errors.New("file ends early")
@@ -144,6 +147,9 @@ func (s *scanner) dataset(off, end int64, bo binary.ByteOrder, implicit bool, de
 		switch e.tag {
 		case tagItemDelim:
 			if inItem {
+				if e.length != 0 {
+					s.badDelims++
+				}
 				return elems, e.valOff, nil, nil
 			}
 			return nil, 0, nil, fmt.Errorf("stray item delimiter at offset %d", off)
@@ -180,6 +186,12 @@ func allZero(s *scanner, off, end int64) bool {
 
 // value checks e's value, descends into sequences, and keeps short values.
 func (s *scanner) value(e *element, end int64, bo binary.ByteOrder, implicit bool, depth int) error {
+	bad := s.badDelims
+	defer func() {
+		if s.badDelims != bad && e.unsafe == "" {
+			e.unsafe = "delimiter with a nonzero length"
+		}
+	}()
 	if e.undefined {
 		// Undefined length: a sequence (SQ; UN per CP-246, whose content is
 		// implicit VR little endian; or an implicit-VR tag the dictionary
@@ -255,6 +267,9 @@ func (s *scanner) items(off, end int64, undefined bool, bo binary.ByteOrder, imp
 		switch h.tag {
 		case tagSeqDelim:
 			if undefined {
+				if h.length != 0 {
+					s.badDelims++
+				}
 				return items, h.valOff, nil
 			}
 			return nil, 0, fmt.Errorf("sequence delimiter in a sequence of defined length at offset %d", off)

@@ -1,13 +1,13 @@
-// Package jpeg decodes the JPEG processes DICOM uses that Go's image/jpeg
-// does not: lossless (process 14, SOF3, all seven predictors, 2–16 bits)
-// and sequential DCT with 12-bit samples (SOF1, process 4), plus 8-bit
-// sequential DCT (SOF0/SOF1) for grayscale. The DCT path reproduces the
-// IJG library's integer IDCT ("islow", jidctint.c) and its range limiting,
-// so its output is bit-identical to dcmtk's and gdcm's decoders.
+// Package jpeg decodes the JPEG processes DICOM uses, including those Go's
+// image/jpeg does not: lossless (process 14, SOF3, all seven predictors,
+// 2–16 bits) and sequential DCT with 8- and 12-bit samples (SOF0, SOF1).
+// The DCT path reproduces the IJG library's integer IDCT ("islow",
+// jidctint.c), its range limiting and, on request, its fancy upsampling,
+// so its output is bit-identical to dcmtk's, gdcm's and libjpeg's.
 //
 // Only Huffman coding is supported (no arithmetic coding, no progressive or
-// hierarchical modes); components are returned as stored, without colour
-// conversion.
+// hierarchical modes). Components are returned as stored; YCbCrToRGB is
+// the library's colour conversion for callers that need it.
 package jpeg
 
 import (
@@ -25,10 +25,31 @@ type Image struct {
 	// row-major; subsampled components are replicated to full size.
 	Data []uint16
 	// IDs are the component identifiers from the frame header; Adobe is
-	// the APP14 colour transform flag (-1 when there is no Adobe marker).
+	// the APP14 colour transform flag (-1 when there is no Adobe marker);
+	// JFIF is set when the stream has a JFIF APP0 marker.
 	IDs   []uint8
 	Adobe int
+	JFIF  bool
 }
+
+// YCbCr reports whether a 3-component image holds YCbCr, by the IJG
+// library's rules: a JFIF marker means YCbCr, an Adobe marker says which,
+// component identifiers 'R','G','B' mean RGB, anything else YCbCr.
+func (im *Image) YCbCr() bool {
+	switch {
+	case im.Components != 3:
+		return false
+	case im.JFIF:
+		return true
+	case im.Adobe >= 0:
+		return im.Adobe != 0
+	}
+	return !(im.IDs[0] == 'R' && im.IDs[1] == 'G' && im.IDs[2] == 'B')
+}
+
+// IsUnsupported reports whether err means the stream uses a JPEG process
+// this package does not decode (progressive, arithmetic, hierarchical).
+func IsUnsupported(err error) bool { return errors.Is(err, errUnsupported) }
 
 // Config is what the frame header says.
 type Config struct {
@@ -53,7 +74,11 @@ const (
 // maxPixels bounds the frame size the decoder allocates.
 const maxPixels = 1 << 28
 
-var errUnsupported = errors.New("unsupported")
+// ErrUnsupported marks streams of JPEG processes this package does not
+// decode.
+var ErrUnsupported = errors.New("unsupported")
+
+var errUnsupported = ErrUnsupported
 
 type component struct {
 	id     uint8
@@ -85,6 +110,8 @@ type decoder struct {
 	bits       bitReader
 	seenSOF    bool
 	decodedAny bool
+	fancy      bool
+	jfif       bool
 }
 
 // DecodeConfig reads the frame header without decoding.
@@ -112,9 +139,23 @@ func DecodeConfig(data []byte) (Config, error) {
 	}
 }
 
+// Options change how Decode builds its output.
+type Options struct {
+	// Fancy interpolates 2:1 subsampled components (h2v1, h2v2) as the
+	// IJG library does by default ("fancy upsampling", triangle filter)
+	// instead of replicating samples, so colour output matches
+	// libjpeg-based decoders such as dcmtk's.
+	Fancy bool
+}
+
 // Decode decodes a JPEG stream of the supported processes.
 func Decode(data []byte) (*Image, error) {
-	d := &decoder{data: data, adobe: -1}
+	return DecodeOptions(data, Options{})
+}
+
+// DecodeOptions decodes with the given options.
+func DecodeOptions(data []byte, o Options) (*Image, error) {
+	d := &decoder{data: data, adobe: -1, fancy: o.Fancy}
 	if err := d.start(); err != nil {
 		return nil, err
 	}
@@ -149,6 +190,10 @@ func Decode(data []byte) (*Image, error) {
 		case app14:
 			if len(seg) >= 12 && string(seg[:5]) == "Adobe" {
 				d.adobe = int(seg[11])
+			}
+		case 0xE0:
+			if len(seg) >= 5 && string(seg[:5]) == "JFIF\x00" {
+				d.jfif = true
 			}
 		case sos:
 			if !d.seenSOF {
@@ -252,6 +297,17 @@ func (d *decoder) frameHeader(m int, seg []byte) error {
 		}
 		d.hmax, d.vmax = max(d.hmax, c.h), max(d.vmax, c.v)
 	}
+	// Every sample of a lossless scan takes at least one bit, every DCT
+	// block at least two (a DC code and an end of block): a stream too
+	// short for its declared size is refused before the planes are
+	// allocated.
+	minBits := d.width * d.height * nc
+	if m != sof3 {
+		minBits = 2 * ((d.width + 7) / 8) * ((d.height + 7) / 8) * nc
+	}
+	if 8*(len(d.data)-d.pos) < minBits {
+		return fmt.Errorf("jpeg: %d bytes cannot hold a %d×%d×%d image: %w", len(d.data)-d.pos, d.width, d.height, nc, errTruncated)
+	}
 	for i := range d.comps {
 		c := &d.comps[i]
 		c.cw = (d.width*c.h + d.hmax - 1) / d.hmax
@@ -330,7 +386,7 @@ func (d *decoder) output() *Image {
 	nc := len(d.comps)
 	im := &Image{
 		Width: d.width, Height: d.height, Precision: d.prec, Components: nc,
-		Lossless: d.sof == sof3, Data: make([]uint16, d.width*d.height*nc), Adobe: d.adobe,
+		Lossless: d.sof == sof3, Data: make([]uint16, d.width*d.height*nc), Adobe: d.adobe, JFIF: d.jfif,
 	}
 	for i := range d.comps {
 		im.IDs = append(im.IDs, d.comps[i].id)
@@ -344,6 +400,11 @@ func (d *decoder) output() *Image {
 	}
 	for k := range d.comps {
 		c := &d.comps[k]
+		hx, vx := d.hmax/c.h, d.vmax/c.v
+		if d.fancy && d.sof != sof3 && hx == 2 && (vx == 1 || vx == 2) && c.cw > 2 && d.hmax%c.h == 0 && d.vmax%c.v == 0 {
+			fancyUpsample(im.Data, k, nc, d.width, d.height, c, vx)
+			continue
+		}
 		for y := range d.height {
 			sy := y * c.v / d.vmax
 			row := c.plane[sy*c.pw:]
@@ -354,4 +415,84 @@ func (d *decoder) output() *Image {
 		}
 	}
 	return im
+}
+
+// fancyUpsample is the IJG library's h2v1_fancy_upsample and
+// h2v2_fancy_upsample (jdsample.c): each output sample is 3/4 of the
+// nearer input sample and 1/4 of the next one (in both directions for
+// h2v2), with the library's alternating rounding bias. Rows above the
+// first and below the last real row repeat the edge row, as the IJG main
+// controller supplies them.
+func fancyUpsample(dst []uint16, k, nc, width, height int, c *component, vx int) {
+	row := func(r int) []uint16 {
+		r = max(0, min(r, c.ch-1))
+		return c.plane[r*c.pw : r*c.pw+c.cw]
+	}
+	out := make([]int32, 2*c.cw)
+	emit := func(y int) {
+		if y >= height {
+			return
+		}
+		o := y * width * nc
+		for x := range width {
+			dst[o+x*nc+k] = uint16(out[x])
+		}
+	}
+	for r := range (height + vx - 1) / vx {
+		if vx == 1 {
+			in := row(r)
+			v := int32(in[0])
+			out[0] = v
+			out[1] = (v*3 + int32(in[1]) + 2) >> 2
+			for i := 1; i < len(in)-1; i++ {
+				v := int32(in[i]) * 3
+				out[2*i] = (v + int32(in[i-1]) + 1) >> 2
+				out[2*i+1] = (v + int32(in[i+1]) + 2) >> 2
+			}
+			n := len(in) - 1
+			v = int32(in[n])
+			out[2*n] = (v*3 + int32(in[n-1]) + 1) >> 2
+			out[2*n+1] = v
+			emit(r)
+			continue
+		}
+		for v := range 2 {
+			in0, in1 := row(r), row(r-1)
+			if v == 1 {
+				in1 = row(r + 1)
+			}
+			col := func(i int) int32 { return int32(in0[i])*3 + int32(in1[i]) }
+			this, next := col(0), col(1)
+			out[0] = (this*4 + 8) >> 4
+			out[1] = (this*3 + next + 7) >> 4
+			last := this
+			this = next
+			for i := 1; i < len(in0)-1; i++ {
+				next = col(i + 1)
+				out[2*i] = (this*3 + last + 8) >> 4
+				out[2*i+1] = (this*3 + next + 7) >> 4
+				last, this = this, next
+			}
+			n := len(in0) - 1
+			out[2*n] = (this*3 + last + 8) >> 4
+			out[2*n+1] = (this*4 + 7) >> 4
+			emit(2*r + v)
+		}
+	}
+}
+
+// YCbCrToRGB is the IJG library's integer YCbCr → RGB conversion for
+// 8-bit samples (jdcolor.c, 16-bit fixed point).
+func YCbCrToRGB(y, cb, cr uint16) (r, g, b uint8) {
+	const (
+		scale = 16
+		half  = 1 << (scale - 1)
+	)
+	fix := func(x float64) int64 { return int64(x*(1<<scale) + 0.5) }
+	Y, Cb, Cr := int64(y), int64(cb)-128, int64(cr)-128
+	clamp := func(v int64) uint8 { return uint8(max(0, min(255, v))) }
+	r = clamp(Y + (fix(1.40200)*Cr+half)>>scale)
+	g = clamp(Y + (-fix(0.34414)*Cb+half-fix(0.71414)*Cr)>>scale)
+	b = clamp(Y + (fix(1.77200)*Cb+half)>>scale)
+	return r, g, b
 }

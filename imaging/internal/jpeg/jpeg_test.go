@@ -84,7 +84,12 @@ func TestDecodeErrors(t *testing.T) {
 		{"not JPEG", []byte("hello world"), "missing SOI"},
 		{"truncated in header", good[:sof+5], "runs past the end"},
 		{"truncated scan", good[:sos+40], "truncated"},
-		{"no scan", append(append([]byte(nil), good[:sos]...), 0xFF, 0xD9), "no scan"},
+		{"no scan", func() []byte {
+			tiny, _ := EncodeLossless([]uint16{1, 2, 3, 4}, 2, 2, 1, 8, 1, 0, 0)
+			i := bytes.Index(tiny, []byte{0xFF, 0xDA})
+			return append(tiny[:i:i], 0xFF, 0xD9, 0, 0)
+		}(), "no scan"},
+		{"too short for its size", good[:sos+12], "cannot hold"},
 		{"precision 1", mutate(func(b []byte) []byte { b[sof+4] = 1; return b }), "precision"},
 		{"precision 17", mutate(func(b []byte) []byte { b[sof+4] = 17; return b }), "precision"},
 		{"zero width", mutate(func(b []byte) []byte { b[sof+7], b[sof+8] = 0, 0; return b }), "zero image size"},

@@ -40,6 +40,11 @@ func Decode(data []byte, width, height, samples, bytesPerSample int) ([]byte, er
 		}
 	}
 	n := width * height
+	// A PackBits run of 2 bytes expands to at most 128: a frame too short
+	// for its size is refused before the output is allocated.
+	if (len(data)-64)*64 < n*nseg {
+		return nil, fmt.Errorf("rle: %d bytes cannot hold %d segments of %d bytes", len(data), nseg, n)
+	}
 	out := make([]byte, n*samples*bytesPerSample)
 	plane := make([]byte, n)
 	for s := range nseg {
