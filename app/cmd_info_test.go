@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -12,14 +11,9 @@ import (
 	"cxrview/imaging/imagingtest"
 )
 
-func testEnv() (*Env, *bytes.Buffer, *bytes.Buffer) {
-	var out, errb bytes.Buffer
-	return &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}, &out, &errb
-}
-
 func TestInfoCRFilm(t *testing.T) {
 	film := imagingtest.CRFilm(t)
-	env, out, errb := testEnv()
+	env, out, errb := testEnv(t)
 	if code := Run(context.Background(), env, []string{"info", film}); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb)
 	}
@@ -38,7 +32,7 @@ func TestInfoCRFilm(t *testing.T) {
 		}
 	}
 
-	env, out, _ = testEnv()
+	env, out, _ = testEnv(t)
 	if code := Run(context.Background(), env, []string{"info", "--json", film}); code != 0 {
 		t.Fatalf("--json exit %d", code)
 	}
@@ -79,7 +73,7 @@ func TestInfoAndRenderBadInput(t *testing.T) {
 		{[]string{"render", "--voi", "2", imagingtest.CRFilm(t), filepath.Join(dir, "o.png")}, 1, "the file has 1 window(s)"},
 		{[]string{"render", imagingtest.CRFilm(t), filepath.Join(dir, "no", "such", "dir.png")}, 1, "write"},
 	} {
-		env, _, errb := testEnv()
+		env, _, errb := testEnv(t)
 		code := Run(context.Background(), env, c.args)
 		if code != c.code || !strings.Contains(errb.String(), c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, errb, c.code, c.want)

@@ -30,7 +30,7 @@ func TestRenderCRFilm(t *testing.T) {
 		{"voi", []string{"--voi", "1", "--invert"}, imaging.View{Window: im.Windows()[0], Invert: true}},
 	} {
 		out := filepath.Join(dir, c.name+".png")
-		env, _, errb := testEnv()
+		env, _, errb := testEnv(t)
 		args := append(append([]string{"render"}, c.args...), film, out)
 		if code := Run(context.Background(), env, args); code != 0 {
 			t.Fatalf("%s: exit %d: %s", c.name, code, errb)
@@ -56,7 +56,7 @@ func TestRenderCRFilm(t *testing.T) {
 		}
 	}
 	// Flags may follow the file names.
-	env, _, errb := testEnv()
+	env, _, errb := testEnv(t)
 	if code := Run(context.Background(), env, []string{"render", film, filepath.Join(dir, "late.png"), "--invert"}); code != 0 {
 		t.Errorf("flags after files: exit %d: %s", code, errb)
 	}
