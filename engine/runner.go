@@ -387,6 +387,9 @@ func (r *Runner) start(ctx context.Context) (*proc, error) {
 	}
 	cmd := exec.Command(r.path, append(append([]string{}, r.args...), "runner")...)
 	cmd.Env = RunnerEnv(os.Environ(), r.libDir)
+	if r.log != nil {
+		cmd.Env = append(cmd.Env, "CXRVIEW_VERBOSE=1") // llama.cpp's own log, for --verbose
+	}
 	setProcAttr(cmd)
 	p := &proc{cmd: cmd, subs: map[uint64]chan Message{}, exited: make(chan struct{})}
 	var stderr io.Writer = &p.tail
@@ -469,6 +472,11 @@ func (p *proc) readLoop(out io.Reader) {
 	for {
 		var m Message
 		if err := dec.Decode(&m); err != nil {
+			if err != io.EOF {
+				// Not the protocol: the runner is no longer trustworthy.
+				fmt.Fprintf(&p.tail, "\nprotocol error: %v\n", err)
+				p.cmd.Process.Kill()
+			}
 			break
 		}
 		p.mu.Lock()
