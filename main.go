@@ -6,6 +6,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"os"
 	"os/signal"
 
@@ -25,6 +27,11 @@ func run(args []string) int {
 	for len(args) > 0 && (args[0] == "--verbose" || args[0] == "-v") {
 		verbose = true
 		args = args[1:]
+	}
+	if !verbose {
+		// suyashkumar/dicom reports parse trouble through the standard
+		// logger; cxrview reports it once, as an error naming the file.
+		log.SetOutput(io.Discard)
 	}
 	dirs, err := app.DefaultDirs()
 	if err != nil {
