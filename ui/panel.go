@@ -69,6 +69,8 @@ type Panel struct {
 	stopBtn    *widget.Button
 	runInfo    *widget.Label
 	labels     *fyne.Container
+	labelText  *widget.RichText
+	labelTint  *canvas.Rectangle
 	chips      *chipBoard
 	editor     *reportEditor
 	signBtn    *widget.Button
@@ -182,11 +184,17 @@ func (p *Panel) build() {
 	p.runInfo = widget.NewLabel("")
 	p.runInfo.SizeName = theme.SizeNameCaptionText
 	p.runInfo.Truncation = fyne.TextTruncateEllipsis
+	p.runInfo.Hide()
 	controls := container.NewVBox(
 		container.NewBorder(nil, nil, nil, container.NewHBox(p.genBtn, p.stopBtn), p.presetSel),
 		p.question, p.runInfo)
 
-	p.labels = container.NewVBox()
+	p.labelText = widget.NewRichText()
+	p.labelText.Wrapping = fyne.TextWrapWord
+	p.labelTint = canvas.NewRectangle(color.Transparent)
+	p.labelTint.CornerRadius = 4
+	p.labels = container.NewStack(p.labelTint, p.labelText)
+	p.labels.Hide()
 	p.chips = newChipBoard(p.chipTapped)
 
 	p.editor = newReportEditor()
@@ -484,23 +492,47 @@ func (p *Panel) refreshControls() {
 	setEnabled(p.askBtn, canAsk)
 }
 
-// refreshLabels shows the session's labels: TEST MODEL in red, the AI
-// draft and incomplete warnings in amber, preliminary in grey.
+// refreshLabels shows the session's labels over the report, one a line
+// on a tinted band: TEST MODEL in red, the AI draft and incomplete
+// warnings in amber, preliminary in the text colour.
 func (p *Panel) refreshLabels() {
 	var ls []string
 	if p.sess != nil {
 		ls = p.sess.Labels()
 	}
 	key := strings.Join(ls, "\n")
-	if key == p.lastLabels && len(p.labels.Objects) == len(ls) {
+	if key == p.lastLabels && p.labels.Visible() == (len(ls) > 0) {
 		return
 	}
 	p.lastLabels = key
-	p.labels.RemoveAll()
-	for _, l := range ls {
-		p.labels.Add(newBanner(l, bannerKind(l)))
+	if len(ls) == 0 {
+		p.labels.Hide()
+		return
 	}
-	p.labels.Refresh()
+	var segs []widget.RichTextSegment
+	tint := color.NRGBA{0x80, 0x80, 0x80, 0x18}
+	for i, l := range ls {
+		st := widget.RichTextStyleParagraph
+		st.SizeName = theme.SizeNameCaptionText
+		switch bannerKind(l) {
+		case widget.DangerImportance:
+			st.ColorName, st.TextStyle.Bold = theme.ColorNameError, true
+			if i == 0 {
+				tint = color.NRGBA{0xd0, 0x40, 0x30, 0x2c}
+			}
+		case widget.WarningImportance:
+			st.ColorName, st.TextStyle.Bold = theme.ColorNameWarning, true
+			if tint.R == 0x80 {
+				tint = color.NRGBA{0xd0, 0xa0, 0x30, 0x20}
+			}
+		}
+		segs = append(segs, &widget.TextSegment{Text: l, Style: st})
+	}
+	p.labelTint.FillColor = tint
+	p.labelTint.Refresh()
+	p.labelText.Segments = segs
+	p.labelText.Refresh()
+	p.labels.Show()
 }
 
 func (p *Panel) refreshSign() {
@@ -513,12 +545,6 @@ func (p *Panel) refreshSign() {
 	setEnabled(p.exportBtn, p.sess != nil && !p.Running())
 	discard := p.sess != nil && !p.Running() && len(p.sess.Draft().Signatures) == 0 && p.sess.Status() != app.StatusEmpty
 	setEnabled(p.discardBtn, discard)
-	if p.sess != nil && p.sess.Draft().TestModel() {
-		p.discardBtn.Importance = widget.DangerImportance
-	} else {
-		p.discardBtn.Importance = widget.MediumImportance
-	}
-	p.discardBtn.Refresh()
 	info := ""
 	switch {
 	case p.sess == nil:
@@ -662,25 +688,6 @@ func bannerKind(label string) widget.Importance {
 		return widget.WarningImportance
 	}
 	return widget.MediumImportance
-}
-
-// newBanner is one label line over the report, on a tinted band.
-func newBanner(text string, kind widget.Importance) fyne.CanvasObject {
-	l := widget.NewLabel(text)
-	l.Wrapping = fyne.TextWrapWord
-	l.TextStyle.Bold = kind != widget.MediumImportance
-	l.Importance = kind
-	l.SizeName = theme.SizeNameCaptionText
-	var tint color.Color = color.NRGBA{0x80, 0x80, 0x80, 0x18}
-	switch kind {
-	case widget.DangerImportance:
-		tint = color.NRGBA{0xd0, 0x40, 0x30, 0x30}
-	case widget.WarningImportance:
-		tint = color.NRGBA{0xd0, 0xa0, 0x30, 0x24}
-	}
-	bg := canvas.NewRectangle(tint)
-	bg.CornerRadius = 4
-	return container.NewStack(bg, l)
 }
 
 // statusPill shows the report's status (PRELIMINARY, FINAL, AMENDED) in

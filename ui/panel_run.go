@@ -219,6 +219,7 @@ func (p *Panel) showRunInfo(r *panelRun) {
 	pr := r.latest
 	r.mu.Unlock()
 	el := time.Since(r.started)
+	p.runInfo.Show()
 	what := "Drafting"
 	if r.ask {
 		what = "Answering"
@@ -252,6 +253,7 @@ func (p *Panel) finishRun(r *panelRun, err error) {
 		p.runInfo.SetText(fmt.Sprintf("%d tokens in %s · %.1f tokens/s", pr.Tokens, fmtSeconds(el), pr.TokensPerSecond))
 	default:
 		p.runInfo.SetText("")
+		p.runInfo.Hide()
 	}
 	p.message = ""
 	switch {
