@@ -367,7 +367,7 @@ func (p *Panel) importPair(text, proj string) {
 	info.Wrapping = fyne.TextWrapWord
 	ctx, cancel := context.WithCancel(context.Background())
 	d := dialog.NewCustom("Importing the model", "Cancel", container.NewVBox(info, bar), p.host.Window())
-	d.SetOnClosed(cancel)
+	d.SetOnClosed(cancel) // Cancel stops the copy; the store removes what it staged
 	d.Resize(fyne.NewSize(480, d.MinSize().Height))
 	d.Show()
 	prog := &coalescer{}
@@ -385,11 +385,10 @@ func (p *Panel) importPair(text, proj string) {
 			}})
 		}
 		p.do(func() {
-			d.SetOnClosed(nil)
+			cancelled := ctx.Err() != nil
 			d.Hide()
-			cancel()
 			if err != nil {
-				if ctx.Err() == nil {
+				if !cancelled {
 					p.host.ShowError("Cannot import the model", err)
 				}
 				return
