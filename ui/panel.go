@@ -59,12 +59,13 @@ type Panel struct {
 	modelDot   *canvas.Circle
 	modelText  *widget.Label
 	modelWarn  *widget.Label
+	modelTag   *widget.Label
 	modelBar   *widget.ProgressBar
 	modelBtns  *fyne.Container
 	modelBox   *fyne.Container
 	setup      *fyne.Container // the three ways to get a model
 	presetSel  *widget.Select
-	question   *widget.Entry
+	question   *escEntry
 	genBtn     *widget.Button
 	stopBtn    *widget.Button
 	runInfo    *widget.Label
@@ -77,10 +78,11 @@ type Panel struct {
 	exportBtn  *widget.Button
 	discardBtn *widget.Button
 	signInfo   *widget.Label
+	split      *container.Split
 	thread     *fyne.Container
 	threadBox  *container.Scroll
 	threadHint *widget.Label
-	askEntry   *widget.Entry
+	askEntry   *escEntry
 	askBtn     *widget.Button
 	statusLine *widget.Label
 	saveLine   *widget.Label
@@ -152,13 +154,16 @@ func (p *Panel) build() {
 	p.modelWarn.Wrapping = fyne.TextWrapWord
 	p.modelWarn.TextStyle.Bold = true
 	p.modelWarn.Hide()
+	p.modelTag = widget.NewLabel("")
+	p.modelTag.TextStyle.Bold = true
+	p.modelTag.Hide()
 	p.modelBar = widget.NewProgressBar()
 	p.modelBar.Hide()
 	p.modelBtns = container.NewHBox()
 	p.setup = p.buildSetup()
 	p.setup.Hide()
 	p.modelBox = container.NewVBox(
-		container.NewBorder(nil, nil, container.NewCenter(dot), nil, p.modelText),
+		container.NewBorder(nil, nil, container.NewCenter(dot), p.modelTag, p.modelText),
 		p.modelWarn, p.modelBar, p.modelBtns, p.setup)
 
 	// Prompt and run controls.
@@ -173,7 +178,7 @@ func (p *Panel) build() {
 			}
 		}
 	})
-	p.question = widget.NewEntry()
+	p.question = newEscEntry(p.escape)
 	p.question.SetPlaceHolder("Your question about this film")
 	p.question.OnSubmitted = func(string) { p.Generate() }
 	p.question.Hide()
@@ -200,13 +205,7 @@ func (p *Panel) build() {
 	p.editor = newReportEditor()
 	p.editor.SetPlaceHolder("Open an image to draft or write its report.")
 	p.editor.onEdit = p.edited
-	p.editor.onEscape = func() bool {
-		if p.Running() {
-			p.Stop()
-			return true
-		}
-		return false
-	}
+	p.editor.onEscape = p.escape
 	p.editor.Disable()
 
 	// Follow-up thread.
@@ -216,15 +215,15 @@ func (p *Panel) build() {
 	p.threadHint.SizeName = theme.SizeNameCaptionText
 	p.thread = container.NewVBox(p.threadHint)
 	p.threadBox = container.NewVScroll(p.thread)
-	p.askEntry = widget.NewEntry()
+	p.askEntry = newEscEntry(p.escape)
 	p.askEntry.SetPlaceHolder("Ask a follow-up question")
 	p.askEntry.OnSubmitted = func(string) { p.Ask() }
 	p.askBtn = widget.NewButtonWithIcon("Ask", theme.MailSendIcon(), p.Ask)
 	threadArea := container.NewBorder(threadTitle,
 		container.NewBorder(nil, nil, nil, p.askBtn, p.askEntry), nil, nil, p.threadBox)
 
-	split := container.NewVSplit(p.editor, threadArea)
-	split.Offset = 0.66
+	p.split = container.NewVSplit(p.editor, threadArea)
+	p.split.Offset = splitNoThread
 
 	// Sign-off, export, status.
 	p.signBtn = widget.NewButtonWithIcon("Sign…", theme.ConfirmIcon(), p.Sign)
@@ -246,7 +245,7 @@ func (p *Panel) build() {
 		p.signInfo, widget.NewSeparator(), p.statusLine, p.saveLine)
 
 	top := container.NewVBox(header, widget.NewSeparator(), p.modelBox, controls, p.labels, p.chips.obj)
-	p.obj = container.NewPadded(container.NewBorder(top, bottom, nil, nil, split))
+	p.obj = container.New(minWidth{panelMinWidth}, container.NewPadded(container.NewBorder(top, bottom, nil, nil, p.split)))
 	p.presetSel.SetSelected(engine.PresetReport.Title())
 	p.refresh()
 }
@@ -423,6 +422,25 @@ func (p *Panel) focusEditor() {
 	}
 	p.editor.moveToEnd()
 	p.host.Window().Canvas().Focus(p.editor)
+}
+
+// escape stops the model when it runs (Esc in the editor and the
+// question fields, as in the rest of the window); it reports whether it
+// did.
+func (p *Panel) escape() bool {
+	if p.Running() {
+		p.Stop()
+		return true
+	}
+	return false
+}
+
+// focusAsk puts the keyboard focus in the follow-up question field.
+func (p *Panel) focusAsk() {
+	if p.sess == nil || p.host == nil || p.askEntry.Disabled() {
+		return
+	}
+	p.host.Window().Canvas().Focus(p.askEntry)
 }
 
 // --- findings chips ---
@@ -663,6 +681,55 @@ func (p *Panel) modelAbout() string {
 }
 
 // --- small widgets ---
+
+// The panel's layout: it is at least panelMinWidth wide (the split gives
+// the film the rest), and the editor takes splitNoThread of the height
+// under the controls until a follow-up question is asked, splitThread
+// after.
+const (
+	panelMinWidth = 460
+	splitNoThread = 0.78
+	splitThread   = 0.55
+)
+
+// minWidth lays its objects out on top of each other, at least w wide.
+type minWidth struct{ w float32 }
+
+func (m minWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+}
+
+func (m minWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	s := fyne.NewSize(m.w, 0)
+	for _, o := range objs {
+		s = s.Max(o.MinSize())
+	}
+	return s
+}
+
+// escEntry is a one-line entry in which Esc stops the model, as it does
+// everywhere else in the window.
+type escEntry struct {
+	widget.Entry
+	onEscape func() bool
+}
+
+func newEscEntry(onEscape func() bool) *escEntry {
+	e := &escEntry{onEscape: onEscape}
+	e.ExtendBaseWidget(e)
+	return e
+}
+
+// TypedKey implements fyne.Focusable.
+func (e *escEntry) TypedKey(k *fyne.KeyEvent) {
+	if k.Name == fyne.KeyEscape && e.onEscape != nil && e.onEscape() {
+		return
+	}
+	e.Entry.TypedKey(k)
+}
 
 type disableable interface {
 	Enable()

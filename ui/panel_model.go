@@ -294,6 +294,7 @@ func (p *Panel) refreshModel() {
 	var dot color.Color = color.NRGBA{0x6c, 0x72, 0x7b, 0xff}
 	text, warn := "", ""
 	warnKind := widget.MediumImportance
+	tag, tagKind := "", widget.MediumImportance
 	var btns []*widget.Button
 	where := "this computer"
 	if m.choice.kind == app.EngineOllama {
@@ -326,10 +327,10 @@ func (p *Panel) refreshModel() {
 		var notes []string
 		switch {
 		case m.info.TestModel:
-			notes = append(notes, "TEST MODEL — random weights: its text is not a report")
-			warnKind = widget.DangerImportance
+			tag, tagKind = "TEST MODEL", widget.DangerImportance
 		case m.info.General:
-			notes = append(notes, "General model, not CXR-specific: drafts need extra care")
+			tag, tagKind = "GENERAL MODEL", widget.WarningImportance
+			notes = append(notes, "General model, not CXR-specific: its drafts need extra care")
 			warnKind = widget.WarningImportance
 		}
 		notes = append(notes, m.info.Notices...)
@@ -350,6 +351,13 @@ func (p *Panel) refreshModel() {
 		p.modelDot.Refresh()
 	}
 	p.modelText.SetText(text)
+	p.modelTag.Importance = tagKind
+	p.modelTag.SetText(tag)
+	if tag == "" {
+		p.modelTag.Hide()
+	} else {
+		p.modelTag.Show()
+	}
 	p.modelWarn.Importance = warnKind
 	p.modelWarn.SetText(warn)
 	if warn == "" {

@@ -23,6 +23,7 @@ func (p *Panel) bindings() []binding {
 		{group: "Report", keys: "Ctrl+G", what: "Generate the AI draft (Regenerate when there is one)", short: ctrl(fyne.KeyG), action: p.Generate},
 		{group: "Report", keys: "Esc", what: "Stop generating (while the model writes)", names: []fyne.KeyName{fyne.KeyEscape}, action: p.Stop, when: p.Running},
 		{group: "Report", keys: "Ctrl+E", what: "Edit the report (cursor at its end)", short: ctrl(fyne.KeyE), action: p.focusEditor},
+		{group: "Report", keys: "Ctrl+Shift+A", what: "Ask a follow-up question (the question field)", short: ctrlShift(fyne.KeyA), action: p.focusAsk},
 		{group: "Report", keys: "Ctrl+Shift+S", what: "Sign the report", short: ctrlShift(fyne.KeyS), action: p.Sign},
 		{group: "Report", keys: "Ctrl+Shift+E", what: "Export the report as PDF", short: ctrlShift(fyne.KeyE), action: func() { p.Export(app.FormatPDF, false) }},
 	}
@@ -81,6 +82,8 @@ func (p *Panel) ReportMenu() []*fyne.MenuItem {
 
 	edit := p.menuItem("Edit Report", "Edit the report (cursor at its end)")
 	edit.Disabled = noSess
+	ask := p.menuItem("Ask a Follow-up Question", "Ask a follow-up question (the question field)")
+	ask.Disabled = noSess || running || p.model.phase == modelNone
 	sign := p.menuItem("Sign Report…", "Sign the report")
 	sign.Disabled = noSess || running || canSign != nil
 	discard := fyne.NewMenuItem("Discard Draft…", p.Discard)
@@ -89,7 +92,7 @@ func (p *Panel) ReportMenu() []*fyne.MenuItem {
 	export := fyne.NewMenuItem("Export", nil)
 	export.ChildMenu = fyne.NewMenu("", p.exportItems()...)
 	export.Disabled = noSess
-	return []*fyne.MenuItem{gen, stop, promptItem, fyne.NewMenuItemSeparator(), edit, sign, discard,
+	return []*fyne.MenuItem{gen, stop, promptItem, fyne.NewMenuItemSeparator(), edit, ask, sign, discard,
 		fyne.NewMenuItemSeparator(), export}
 }
 

@@ -257,10 +257,12 @@ func (p *Panel) finishRun(r *panelRun, err error) {
 	}
 	p.message = ""
 	switch {
+	case err == nil && r.ask:
+		p.message = "Answer ready"
 	case err == nil:
 		p.message = "Draft ready: review it before signing"
-		if r.ask {
-			p.message = "Answer ready"
+		if g := p.sess.Draft().AI; g != nil && g.Stop == "length" {
+			p.message = "The model reached its token limit: the draft is incomplete"
 		}
 	case stopped || errors.Is(err, context.Canceled):
 		p.message = "Stopped: the text so far is kept, marked incomplete"
@@ -286,6 +288,12 @@ func (p *Panel) refreshThread() {
 		th = p.sess.Draft().Thread
 	}
 	if len(th) != p.threadCount {
+		switch {
+		case len(th) > 0 && p.threadCount <= 0:
+			p.split.SetOffset(min(p.split.Offset, splitThread))
+		case len(th) == 0 && p.threadCount != 0:
+			p.split.SetOffset(splitNoThread)
+		}
 		p.threadCount = len(th)
 		p.thread.RemoveAll()
 		if len(th) == 0 {

@@ -190,6 +190,20 @@ func TestPanelStopAndEsc(t *testing.T) {
 	if tp.p.sess.Text() != pieces[0] {
 		t.Errorf("Esc in the editor: %q", tp.p.sess.Text())
 	}
+	// And Esc in the question field stops an answer.
+	eng.answer = words("The answer goes on and on")
+	tp.p.askEntry.SetText("Why?")
+	tp.p.Ask()
+	eng.step <- struct{}{}
+	tp.pump(func() bool { th := tp.p.sess.Draft().Thread; return len(th) == 1 && th[0].Answer == "The " })
+	tp.p.askEntry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	tp.idle()
+	if th := tp.p.sess.Draft().Thread; th[0].Answer != "The " || th[0].Stop != "cancelled" {
+		t.Errorf("Esc in the question field: %+v", th[0])
+	}
+	if !strings.Contains(tp.texts(), "INCOMPLETE — stopped") {
+		t.Error("the stopped answer is not marked incomplete")
+	}
 }
 
 // TestPanelEngineCrash: the runner dies mid-generation; the text so far
@@ -310,8 +324,8 @@ func TestPanelTestModelLabels(t *testing.T) {
 	eng.answer = words("K K K")
 	tp := newTestPanel(t, PanelOptions{}, fakeEngines(eng), withOllama(fakeHost, "tiny"))
 	tp.ready()
-	if !strings.Contains(tp.texts(), "TEST MODEL — random weights") || !strings.Contains(tp.status.engine.Text, "TEST MODEL") {
-		t.Errorf("the model line or status bar lacks TEST MODEL: %q / %q", tp.p.modelWarn.Text, tp.status.engine.Text)
+	if !tp.p.modelTag.Visible() || tp.p.modelTag.Text != "TEST MODEL" || !strings.Contains(tp.status.engine.Text, "TEST MODEL (random weights, not a report)") {
+		t.Errorf("the model line or status bar lacks TEST MODEL: %q / %q", tp.p.modelTag.Text, tp.status.engine.Text)
 	}
 	tp.openPNG("film.png")
 	tp.p.Generate()
@@ -550,8 +564,36 @@ func TestPanelKeysInHelp(t *testing.T) {
 		}
 	}
 	tp.closeDialogs()
-	for _, label := range []string{"Generate Draft", "Stop", "Edit Report", "Sign Report…", "Discard Draft…", "Export"} {
+	for _, label := range []string{"Generate Draft", "Stop", "Edit Report", "Ask a Follow-up Question", "Sign Report…", "Discard Draft…", "Export"} {
 		findMenuItem(t, tp.win.MainMenu(), "Report", label)
+	}
+	// Ctrl shortcuts fire through the menu only: each needs an item.
+	var items []*fyne.MenuItem
+	var walk func([]*fyne.MenuItem)
+	walk = func(its []*fyne.MenuItem) {
+		for _, it := range its {
+			items = append(items, it)
+			if it.ChildMenu != nil {
+				walk(it.ChildMenu.Items)
+			}
+		}
+	}
+	for _, m := range tp.win.MainMenu().Items {
+		walk(m.Items)
+	}
+	for _, b := range tp.p.bindings() {
+		if b.short == nil {
+			continue
+		}
+		found := false
+		for _, it := range items {
+			if it.Shortcut != nil && it.Shortcut.ShortcutName() == b.short.ShortcutName() {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s (%s) has no menu item: the key would do nothing", b.keys, b.what)
+		}
 	}
 	if it := findMenuItem(t, tp.win.MainMenu(), "Report", "Stop"); !it.Disabled {
 		t.Error("Stop is enabled with nothing running")
