@@ -143,7 +143,6 @@ func (p *Panel) build() {
 	title := widget.NewLabelWithStyle("Report", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	title.SizeName = theme.SizeNameSubHeadingText
 	p.pill = newStatusPill()
-	header := container.NewBorder(nil, nil, title, container.NewCenter(p.pill))
 
 	// Model status.
 	p.modelDot = canvas.NewCircle(color.NRGBA{0x6c, 0x72, 0x7b, 0xff})
@@ -190,9 +189,11 @@ func (p *Panel) build() {
 	p.runInfo.SizeName = theme.SizeNameCaptionText
 	p.runInfo.Truncation = fyne.TextTruncateEllipsis
 	p.runInfo.Hide()
+	p.runInfo.Alignment = fyne.TextAlignTrailing
+	header := container.NewBorder(nil, nil, title, container.NewCenter(p.pill), p.runInfo)
 	controls := container.NewVBox(
 		container.NewBorder(nil, nil, nil, container.NewHBox(p.genBtn, p.stopBtn), p.presetSel),
-		p.question, p.runInfo)
+		p.question)
 
 	p.labelText = widget.NewRichText()
 	p.labelText.Wrapping = fyne.TextWrapWord
@@ -215,12 +216,13 @@ func (p *Panel) build() {
 	p.threadHint.SizeName = theme.SizeNameCaptionText
 	p.thread = container.NewVBox(p.threadHint)
 	p.threadBox = container.NewVScroll(p.thread)
+	threadScroll := container.New(minSize{fyne.NewSize(0, 72)}, p.threadBox)
 	p.askEntry = newEscEntry(p.escape)
 	p.askEntry.SetPlaceHolder("Ask a follow-up question")
 	p.askEntry.OnSubmitted = func(string) { p.Ask() }
 	p.askBtn = widget.NewButtonWithIcon("Ask", theme.MailSendIcon(), p.Ask)
 	threadArea := container.NewBorder(threadTitle,
-		container.NewBorder(nil, nil, nil, p.askBtn, p.askEntry), nil, nil, p.threadBox)
+		container.NewBorder(nil, nil, nil, p.askBtn, p.askEntry), nil, nil, threadScroll)
 
 	p.split = container.NewVSplit(p.editor, threadArea)
 	p.split.Offset = splitNoThread
@@ -245,7 +247,7 @@ func (p *Panel) build() {
 		p.signInfo, widget.NewSeparator(), p.statusLine, p.saveLine)
 
 	top := container.NewVBox(header, widget.NewSeparator(), p.modelBox, controls, p.labels, p.chips.obj)
-	p.obj = container.New(minWidth{panelMinWidth}, container.NewPadded(container.NewBorder(top, bottom, nil, nil, p.split)))
+	p.obj = container.New(minSize{fyne.NewSize(panelMinWidth, 0)}, container.NewPadded(container.NewBorder(top, bottom, nil, nil, p.split)))
 	p.presetSel.SetSelected(engine.PresetReport.Title())
 	p.refresh()
 }
@@ -571,7 +573,7 @@ func (p *Panel) refreshSign() {
 			info = fmt.Sprintf("Signed by %s on %s. Editing it starts an amendment.", sig.Reader, sig.Time.Local().Format("2006-01-02 15:04"))
 		}
 	case errors.Is(why, app.ErrTestModel):
-		info = "A TEST MODEL draft cannot be signed or exported as a report. Discard it, then write or generate a real draft."
+		info = "A TEST MODEL draft is never signed or exported as a report: discard it to start a real one."
 	case errors.Is(why, app.ErrIncomplete):
 		info = "The AI draft is incomplete: edit it or generate it again before signing."
 	case errors.Is(why, app.ErrEmptyReport), errors.Is(why, app.ErrBusy):
@@ -689,21 +691,21 @@ func (p *Panel) modelAbout() string {
 const (
 	panelMinWidth = 460
 	splitNoThread = 0.78
-	splitThread   = 0.55
+	splitThread   = 0.45
 )
 
-// minWidth lays its objects out on top of each other, at least w wide.
-type minWidth struct{ w float32 }
+// minSize lays its objects out on top of each other, at least min large.
+type minSize struct{ min fyne.Size }
 
-func (m minWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+func (m minSize) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	for _, o := range objs {
 		o.Move(fyne.NewPos(0, 0))
 		o.Resize(size)
 	}
 }
 
-func (m minWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	s := fyne.NewSize(m.w, 0)
+func (m minSize) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	s := m.min
 	for _, o := range objs {
 		s = s.Max(o.MinSize())
 	}

@@ -341,7 +341,7 @@ func setThreadItem(c *fyne.Container, e app.ThreadEntry, streaming bool) {
 	parts := []string{"AI answer — requires radiologist review", e.Model.Label()}
 	meta.Importance = widget.WarningImportance
 	if e.Model.TestModel {
-		parts[0] = "TEST MODEL — not a report"
+		parts = []string{"TEST MODEL — not a report", e.Model.Name}
 		meta.Importance = widget.DangerImportance
 	}
 	switch {

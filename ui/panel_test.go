@@ -349,7 +349,7 @@ func TestPanelTestModelLabels(t *testing.T) {
 	if !strings.Contains(tp.texts(), app.LabelTestModel) {
 		t.Error("editing removed the TEST MODEL label")
 	}
-	if !tp.p.signBtn.Disabled() || !strings.Contains(tp.p.signInfo.Text, "TEST MODEL draft cannot be signed") {
+	if !tp.p.signBtn.Disabled() || !strings.Contains(tp.p.signInfo.Text, "TEST MODEL draft is never signed") {
 		t.Errorf("Sign enabled %v, info %q", !tp.p.signBtn.Disabled(), tp.p.signInfo.Text)
 	}
 	dir := t.TempDir()
