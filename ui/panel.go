@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -329,11 +330,15 @@ func (p *Panel) ImageChanged(s *Study) {
 	st := app.NewStudy(s.Path, s.Image)
 	opts := p.opts.Session
 	go func() {
-		var sess *app.Session
+		// A save can report before OpenSession returns (an interrupted
+		// generation is recorded at once): the session is handed over
+		// through opened.
+		var opened atomic.Pointer[app.Session]
 		opts.OnSave = func(err error) {
-			p.do(func() { p.saved(sess, err) })
+			p.do(func() { p.saved(opened.Load(), err) })
 		}
 		sess, err := app.OpenSession(p.env.Dirs, st, opts)
+		opened.Store(sess)
 		p.do(func() { p.sessionOpened(gen, sess, err) })
 	}()
 }
@@ -648,13 +653,20 @@ func (p *Panel) say(msg string) {
 // scrub removes what identifies the patient from an error in teaching
 // mode: file paths name patients more often than not.
 func (p *Panel) scrub(err error) error {
-	if err == nil || !p.teaching || p.study == nil {
+	if err == nil || !p.teaching || p.study == nil || p.study.Image == nil || p.env == nil {
 		return err
 	}
 	s := err.Error()
-	for _, x := range []string{p.study.Path, filepath.Base(p.study.Path)} {
-		if x != "" {
-			s = strings.ReplaceAll(s, x, "the image")
+	key := p.study.Image.Meta.Key()
+	for _, r := range [][2]string{
+		{p.study.Path, "the image"},
+		{app.DraftPath(p.env.Dirs, key), "the draft file"},
+		{app.AuditPath(p.env.Dirs, key), "the audit trail"},
+		{filepath.Base(p.study.Path), "the image"},
+		{key, "the study"},
+	} {
+		if r[0] != "" {
+			s = strings.ReplaceAll(s, r[0], r[1])
 		}
 	}
 	return errors.New(s)

@@ -12,6 +12,7 @@ import (
 	"cxrview/app"
 	"cxrview/app/apptest"
 	"cxrview/app/findings"
+	"cxrview/engine"
 )
 
 // reportText is what the fake model writes: one finding present, two
@@ -307,10 +308,86 @@ func TestPanelFollowUp(t *testing.T) {
 	if tp.p.sess.Text() != reportText {
 		t.Error("the answer changed the report")
 	}
-	// Another film has its own (empty) thread.
+	// Another film has its own (empty) thread; going back restores this
+	// film's draft and thread.
+	first := tp.p.sess.Study().Path
 	tp.openPNG("other.png")
-	if strings.Contains(tp.texts(), "How large") {
-		t.Errorf("another film shows this film's thread: %s", tp.texts())
+	if strings.Contains(tp.texts(), "How large") || tp.p.editor.Text != "" {
+		t.Errorf("another film shows this film's draft or thread: %s", tp.texts())
+	}
+	tp.open(first)
+	if !strings.Contains(tp.texts(), "Q: How large is the effusion?") || tp.p.editor.Text != reportText {
+		t.Errorf("reopening the film did not restore its thread and draft: %s", tp.texts())
+	}
+}
+
+// TestPanelQuestionPreset: the "Ask a question" preset sends the typed
+// question as the first turn; an empty question sends nothing.
+func TestPanelQuestionPreset(t *testing.T) {
+	eng := newFakeEngine(words("No, the heart is normal.")...)
+	tp := newTestPanel(t, PanelOptions{}, fakeEngines(eng), withOllama(fakeHost, "cxr-llava"))
+	tp.ready()
+	tp.openPNG("film.png")
+	findMenuItem(t, tp.win.MainMenu(), "Report", "Prompt") // the presets are a submenu
+	tp.p.presetSel.SetSelected(engine.PresetQuestion.Title())
+	if !tp.p.question.Visible() {
+		t.Fatal("the question field is hidden for Ask a question")
+	}
+	tp.p.Generate()
+	tp.idle()
+	if n := len(eng.requestList()); n != 0 || !strings.Contains(tp.p.statusLine.Text, "Type the question first") {
+		t.Fatalf("an empty question: %d requests, status %q", n, tp.p.statusLine.Text)
+	}
+	test.Type(tp.p.question, "Is the heart enlarged?")
+	tp.p.question.OnSubmitted(tp.p.question.Text)
+	tp.idle()
+	reqs := eng.requestList()
+	if len(reqs) != 1 || reqs[0].Turns[0].User != "Is the heart enlarged?" {
+		t.Fatalf("requests %+v", reqs)
+	}
+	if d := tp.p.sess.Draft(); d.AI == nil || d.AI.Preset != engine.PresetQuestion || d.Text != "No, the heart is normal." {
+		t.Errorf("draft %+v", d.AI)
+	}
+	tp.p.presetSel.SetSelected(engine.PresetDDx.Title())
+	if tp.p.question.Visible() || tp.p.preset != engine.PresetDDx {
+		t.Error("choosing Differential diagnosis")
+	}
+}
+
+// TestPanelTeachingHidesIdentity: in teaching mode nothing the panel shows
+// names the patient: not the file name in an export error, not the draft's
+// path (a UID) in a save error.
+func TestPanelTeachingHidesIdentity(t *testing.T) {
+	ro, writable := apptest.ReadOnlyDir(t)
+	defer writable()
+	tp := newTestPanel(t, PanelOptions{Session: app.SessionOptions{RetryDelay: 50e6}}, nil, func(env *app.Env, s *app.Settings) {
+		s.TeachingMode = true
+		// Drafts cannot be saved: the error names the draft file, whose
+		// name is the film's SOP Instance UID.
+		if err := os.MkdirAll(env.Dirs.Data, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(ro, filepath.Join(env.Dirs.Data, "drafts")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	path, identifying := identifiedStudy(t, t.TempDir())
+	identifying = append(identifying, "1.2.826.0.1.3680043.10.9999.1")
+	tp.open(path)
+	if !tp.p.teaching {
+		t.Fatal("the panel does not know teaching mode is on")
+	}
+	test.Type(tp.p.editor, "Normal chest.")
+	tp.pump(func() bool { return tp.p.saveLine.Visible() })
+	// An export into a read-only folder.
+	tp.Viewer.chooser = &seqChooser{folder: ro}
+	tp.p.Export(app.FormatText, false)
+	tp.pump(func() bool { return tp.win.Canvas().Overlays().Top() != nil })
+	if hits := containsAny(canvasTexts(tp.win, true), identifying); len(hits) > 0 {
+		t.Errorf("teaching mode shows identifying text: %q", hits)
+	}
+	if !strings.Contains(tp.p.saveLine.Text, "the draft file") {
+		t.Errorf("save error %q", tp.p.saveLine.Text)
 	}
 }
 
@@ -524,15 +601,16 @@ func TestPanelExport(t *testing.T) {
 // TestPanelSaveError: a draft that cannot be saved says so in red; the
 // text stays in the editor and is saved once the folder is writable.
 func TestPanelSaveError(t *testing.T) {
-	tp := newTestPanel(t, PanelOptions{Session: app.SessionOptions{RetryDelay: 50e6}}, nil)
-	tp.openPNG("film.png")
-	drafts := filepath.Join(tp.env.Dirs.Data, "drafts")
-	os.MkdirAll(drafts, 0o700)
 	ro, writable := apptest.ReadOnlyDir(t)
-	os.Remove(drafts)
-	if err := os.Symlink(ro, drafts); err != nil {
-		t.Fatal(err)
-	}
+	tp := newTestPanel(t, PanelOptions{Session: app.SessionOptions{RetryDelay: 50e6}}, nil, func(env *app.Env, _ *app.Settings) {
+		if err := os.MkdirAll(env.Dirs.Data, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(ro, filepath.Join(env.Dirs.Data, "drafts")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	tp.openPNG("film.png")
 	test.Type(tp.p.editor, "Text that must not be lost.")
 	tp.pump(func() bool { return tp.p.saveLine.Visible() })
 	if txt := tp.p.saveLine.Text; !strings.Contains(txt, "draft not saved") || !strings.Contains(txt, "keeps trying") {
