@@ -525,6 +525,23 @@ func (p *Panel) refreshLabels() {
 	if p.sess != nil {
 		ls = p.sess.Labels()
 	}
+	if r := p.run; r != nil && !r.ask && r.latest == nil {
+		// Until the first piece arrives the labels are those of the
+		// draft to come: showing them now keeps the editor from jumping
+		// (and Fyne's editor from drawing its rows out of place) when it
+		// does.
+		ls = runningLabels(r.model)
+	}
+	p.showLabels(ls)
+}
+
+// runningLabels are the labels of a draft that model is writing.
+func runningLabels(model engine.ModelInfo) []string {
+	d := &app.Draft{AI: &app.Generation{Model: app.ModelRecord{Name: model.Name, TestModel: model.TestModel, General: model.General}, Text: "…"}, Text: "…"}
+	return d.Labels()
+}
+
+func (p *Panel) showLabels(ls []string) {
 	key := strings.Join(ls, "\n")
 	if key == p.lastLabels && p.labels.Visible() == (len(ls) > 0) {
 		return

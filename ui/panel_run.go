@@ -278,6 +278,11 @@ func (p *Panel) finishRun(r *panelRun, err error) {
 		p.host.ShowError("The model could not finish", fmt.Errorf("%v\n\nThe draft is intact.", p.scrub(err)))
 	}
 	p.refresh()
+	if r.ask && len(p.thread.Objects) > 0 {
+		// The answer is complete: show it from its question on.
+		last := p.thread.Objects[len(p.thread.Objects)-1]
+		p.threadBox.ScrollToOffset(fyne.NewPos(0, last.Position().Y))
+	}
 }
 
 // refreshThread shows the follow-up questions and answers; while an
