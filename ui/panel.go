@@ -119,6 +119,7 @@ type Panel struct {
 	anonymize   bool
 	exportDir   string
 	menuKey     string
+	modelKey    string // what the model's widgets show
 	lastLabels  string
 	threadCount int
 	closed      bool

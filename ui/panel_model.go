@@ -346,6 +346,14 @@ func (p *Panel) refreshModel() {
 		btns = append(btns, widget.NewButton("Retry", p.LoadModel),
 			widget.NewButton("Engine settings…", func() { p.ShowEngineSettings("") }))
 	}
+	key := fmt.Sprintf("%d|%s|%s|%s|%v|%q|%q|%v", m.phase, text, warn, tag, dot, m.info.Notices, where, m.choice.kind)
+	if key == p.modelKey {
+		if m.phase == modelLoading {
+			p.modelBar.SetValue(m.progress)
+		}
+		return
+	}
+	p.modelKey = key
 	if c, ok := p.modelDot.FillColor.(color.NRGBA); !ok || c != dot.(color.NRGBA) {
 		p.modelDot.FillColor = dot
 		p.modelDot.Refresh()

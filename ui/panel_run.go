@@ -61,10 +61,15 @@ func (p *Panel) Generate() {
 	d := p.sess.Draft()
 	edited := strings.TrimSpace(d.Text) != "" && (d.AI == nil || d.Text != d.AI.Text)
 	if edited {
+		sess := p.sess
 		p.confirm("Replace the edited draft?",
 			"The report has text you wrote or edited. A new AI draft replaces it in the editor; "+
 				"the replaced text is kept in the study's audit trail.",
-			"Replace", func() { p.startGenerate(question, true) })
+			"Replace", func() {
+				if sess == p.sess { // the answer is about this study's text
+					p.startGenerate(question, true)
+				}
+			})
 		return
 	}
 	p.startGenerate(question, false)
