@@ -289,6 +289,9 @@ func (p *Panel) Shutdown() {
 		return
 	}
 	p.closed = true
+	if p.chipTimer != nil {
+		p.chipTimer.Stop()
+	}
 	if p.run != nil {
 		p.run.cancel()
 	}
@@ -526,7 +529,7 @@ func (p *Panel) refreshLabels() {
 	if p.sess != nil {
 		ls = p.sess.Labels()
 	}
-	if r := p.run; r != nil && !r.ask && r.latest == nil {
+	if r := p.run; r != nil && !r.ask && !r.progressed() {
 		// Until the first piece arrives the labels are those of the
 		// draft to come: showing them now keeps the editor from jumping
 		// (and Fyne's editor from drawing its rows out of place) when it

@@ -182,6 +182,13 @@ func (p *Panel) newRun(ask bool) *panelRun {
 
 func (r *panelRun) ctx() context.Context { return r.ctxv }
 
+// progressed reports whether the model has written anything yet.
+func (r *panelRun) progressed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.latest != nil
+}
+
 // progress returns the callback for the session: it runs on the engine's
 // goroutine and posts at most one update at a time.
 func (r *panelRun) progress(p *Panel) func(app.Progress) {
