@@ -1,6 +1,9 @@
 package ui
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -786,5 +789,49 @@ func TestEngineSettingsSwitch(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(menuTexts(tp.win.MainMenu()), "|"), "tiny — TEST MODEL") {
 		t.Errorf("the Model menu does not list the store's model: %q", menuTexts(tp.win.MainMenu()))
+	}
+}
+
+// TestOllamaServerModels: with the Ollama engine chosen, the Model menu
+// and the Engine Settings dialog list the server's models (GET /api/tags
+// of a stand-in server), and choosing one in the menu makes it current.
+func TestOllamaServerModels(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/tags" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, `{"models":[{"name":"llava:7b"},{"name":"cxr-llava:latest"}]}`)
+	}))
+	defer srv.Close()
+	first, second := newFakeEngine("a "), newFakeEngine("b ")
+	tp := newTestPanel(t, PanelOptions{}, map[string]*fakeEngine{app.EngineOllama + " " + srv.URL: first},
+		withOllama(srv.URL, "cxr-llava:latest"))
+	tp.ready()
+	tp.pump(func() bool { return len(tp.p.server) == 2 })
+	menu := strings.Join(menuTexts(tp.win.MainMenu()), "|")
+	if !strings.Contains(menu, "cxr-llava:latest") || !strings.Contains(menu, "llava:7b") {
+		t.Fatalf("the Model menu lacks the server's models: %s", menu)
+	}
+	if it := findMenuItem(t, tp.win.MainMenu(), "Model", "cxr-llava:latest"); !it.Checked {
+		t.Error("the current model is not checked")
+	}
+	findMenuItem(t, tp.win.MainMenu(), "Model", "Engine Settings…").Action()
+	f := tp.p.engineDialog
+	f.ollama.SetOptions(nil)
+	test.Tap(findButton(tp.win.Canvas().Overlays().Top(), "List the server's models"))
+	tp.pump(func() bool { return strings.Contains(f.listInfo.Text, "2 models") })
+	tp.closeDialogs()
+	// Choosing another model of the same server loads it in the same engine.
+	tp.mu.Lock()
+	tp.engines[app.EngineOllama+" "+srv.URL] = second // must not be used: the engine stays
+	tp.mu.Unlock()
+	findMenuItem(t, tp.win.MainMenu(), "Model", "llava:7b").Action()
+	tp.ready()
+	if l := first.lastLoad(); l.Text != "llava:7b" || tp.p.eng != engine.Engine(first) {
+		t.Errorf("after choosing llava:7b: load %+v, engine %p (first %p)", l, tp.p.eng, first)
+	}
+	if s, _ := app.LoadSettings(tp.env.Dirs); s.OllamaModel != "llava:7b" {
+		t.Errorf("settings %q", s.OllamaModel)
 	}
 }
