@@ -835,3 +835,32 @@ func TestOllamaServerModels(t *testing.T) {
 		t.Errorf("settings %q", s.OllamaModel)
 	}
 }
+
+// TestImportNotice: after an import the panel shows what the model is and,
+// for CXR-LLaVA, its licence and the paper to cite; the Model menu shows
+// them again.
+func TestImportNotice(t *testing.T) {
+	tp := newTestPanel(t, PanelOptions{}, nil)
+	for _, c := range []struct {
+		m    app.StoredModel
+		want []string
+	}{
+		{app.StoredModel{Name: "cxr-llava-v2-q4_k_m", Title: "CXR-LLaVA v2", TextType: "Q4_K_M", Family: "cxr-llava-v2"},
+			[]string{"cxr-llava-v2-q4_k_m is in the model store", "CC BY-NC 4.0", "Llama 2 Community License", "European Radiology", "not a medical device"}},
+		{app.StoredModel{Name: "tiny", TestModel: true}, []string{"TEST MODEL: random weights"}},
+		{app.StoredModel{Name: "llava", General: true}, []string{"not trained on chest films"}},
+	} {
+		tp.p.showImported(c.m)
+		txt := tp.dialogTexts()
+		for _, w := range c.want {
+			if !strings.Contains(txt, w) {
+				t.Errorf("%s: the notice lacks %q", c.m.Name, w)
+			}
+		}
+		tp.closeDialogs()
+	}
+	findMenuItem(t, tp.win.MainMenu(), "Model", "Model Licence and Citation…").Action()
+	if txt := tp.dialogTexts(); !strings.Contains(txt, "CC BY-NC 4.0") || !strings.Contains(txt, "doi:10.1007/s00330-024-11339-6") {
+		t.Errorf("Model → Licence: %q", txt)
+	}
+}
