@@ -79,7 +79,12 @@ type Panel struct {
 	exportBtn  *widget.Button
 	discardBtn *widget.Button
 	signInfo   *widget.Label
+	controls   *fyne.Container
+	top        *fyne.Container
+	bottom     *fyne.Container
+	body       *fyne.Container
 	split      *container.Split
+	threadArea *fyne.Container
 	thread     *fyne.Container
 	threadBox  *container.Scroll
 	threadHint *widget.Label
@@ -120,6 +125,7 @@ type Panel struct {
 	exportDir   string
 	menuKey     string
 	modelKey    string // what the model's widgets show
+	layoutKey   string // the sizes the body was last laid out for
 	lastLabels  string
 	threadCount int
 	closed      bool
@@ -193,7 +199,7 @@ func (p *Panel) build() {
 	p.runInfo.Hide()
 	p.runInfo.Alignment = fyne.TextAlignTrailing
 	header := container.NewBorder(nil, nil, title, container.NewCenter(p.pill), p.runInfo)
-	controls := container.NewVBox(
+	p.controls = container.NewVBox(
 		container.NewBorder(nil, nil, nil, container.NewHBox(p.genBtn, p.stopBtn), p.presetSel),
 		p.question)
 
@@ -223,10 +229,10 @@ func (p *Panel) build() {
 	p.askEntry.SetPlaceHolder("Ask a follow-up question")
 	p.askEntry.OnSubmitted = func(string) { p.Ask() }
 	p.askBtn = widget.NewButtonWithIcon("Ask", theme.MailSendIcon(), p.Ask)
-	threadArea := container.NewBorder(threadTitle,
+	p.threadArea = container.NewBorder(threadTitle,
 		container.NewBorder(nil, nil, nil, p.askBtn, p.askEntry), nil, nil, threadScroll)
 
-	p.split = container.NewVSplit(p.editor, threadArea)
+	p.split = container.NewVSplit(p.editor, p.threadArea)
 	p.split.Offset = splitNoThread
 
 	// Sign-off, export, status.
@@ -244,12 +250,13 @@ func (p *Panel) build() {
 	p.saveLine.SizeName = theme.SizeNameCaptionText
 	p.saveLine.Importance = widget.DangerImportance
 	p.saveLine.Hide()
-	bottom := container.NewVBox(
+	p.bottom = container.NewVBox(
 		container.NewHBox(p.signBtn, p.exportBtn, p.discardBtn),
 		p.signInfo, widget.NewSeparator(), p.statusLine, p.saveLine)
 
-	top := container.NewVBox(header, widget.NewSeparator(), p.modelBox, controls, p.labels, p.chips.obj)
-	p.obj = container.New(minSize{fyne.NewSize(panelMinWidth, 0)}, container.NewPadded(container.NewBorder(top, bottom, nil, nil, p.split)))
+	p.top = container.NewVBox(header, widget.NewSeparator(), p.modelBox, p.controls, p.labels, p.chips.obj)
+	p.body = container.NewBorder(p.top, p.bottom, nil, nil, p.split)
+	p.obj = container.New(minSize{fyne.NewSize(panelMinWidth, 0)}, container.NewPadded(p.body))
 	p.presetSel.SetSelected(engine.PresetReport.Title())
 	p.refresh()
 }
@@ -257,9 +264,8 @@ func (p *Panel) build() {
 // buildSetup is what the panel shows while no model is installed: the
 // three ways to get one, with a button each.
 func (p *Panel) buildSetup() *fyne.Container {
-	text := widget.NewLabel("Drafts come from CXR-LLaVA running on this computer or on an Ollama server. " +
-		"No GGUF of it is published: convert the released checkpoint once, then import the two files. " +
-		"Until then you can write and sign reports by hand.")
+	text := widget.NewLabel("AI drafts need the CXR-LLaVA model, on this computer or on an Ollama server. " +
+		"Until then, write and sign reports by hand.")
 	text.Wrapping = fyne.TextWrapWord
 	importBtn := widget.NewButtonWithIcon("Import GGUF files…", theme.FolderOpenIcon(), p.ImportModel)
 	convertBtn := widget.NewButtonWithIcon("Convert the Hugging Face checkpoint…", theme.ViewRefreshIcon(), p.ShowConvert)
@@ -365,11 +371,19 @@ func (p *Panel) sessionOpened(gen uint64, sess *app.Session, err error) {
 		p.host.ShowError("The saved draft was damaged", p.scrub(err))
 	}
 	p.sess = sess
-	p.editor.SetPlaceHolder("Write the report here, or press Generate (Ctrl+G) for an AI draft.")
+	p.editor.SetPlaceHolder(p.editorHint())
 	p.editor.setText(sess.Text())
 	p.editor.Enable()
 	p.updateChips()
 	p.refresh()
+}
+
+// editorHint is the editor's placeholder once a film is open.
+func (p *Panel) editorHint() string {
+	if p.model.phase == modelNone {
+		return "Write the report here."
+	}
+	return "Write the report here, or press Generate (Ctrl+G) for an AI draft."
 }
 
 // saved hears the result of an autosave of sess (on the UI goroutine).
@@ -382,6 +396,7 @@ func (p *Panel) saved(sess *app.Session, err error) {
 		p.savedAt = time.Now()
 	}
 	p.refreshStatus()
+	p.relayout()
 }
 
 // edited records the user's change to the report.
@@ -495,6 +510,20 @@ func (p *Panel) refresh() {
 	p.refreshThread()
 	p.refreshStatus()
 	p.refreshMenus()
+	p.relayout()
+}
+
+// relayout lays the panel out again when a part was shown or hidden (the
+// labels, the model's setup, a save error...). Fyne lays a container out
+// again when its own size changes, not when a child's minimum size does:
+// without this the editor would stay where it was, under the grown part.
+func (p *Panel) relayout() {
+	key := fmt.Sprint(p.top.MinSize(), p.bottom.MinSize(), p.threadArea.Visible())
+	if key == p.layoutKey {
+		return
+	}
+	p.layoutKey = key
+	p.body.Refresh()
 }
 
 func (p *Panel) refreshControls() {
@@ -516,6 +545,16 @@ func (p *Panel) refreshControls() {
 	setEnabled(p.stopBtn, running)
 	setEnabled(p.presetSel, !running)
 	setEnabled(p.question, !running)
+	if p.sess != nil && p.editor.PlaceHolder != p.editorHint() {
+		p.editor.SetPlaceHolder(p.editorHint())
+	}
+	// Without a model there is nothing to run: the three ways to get
+	// one take the controls' place.
+	if p.model.phase == modelNone {
+		p.controls.Hide()
+	} else {
+		p.controls.Show()
+	}
 	canAsk := p.sess != nil && !running && p.model.phase != modelNone
 	setEnabled(p.askEntry, canAsk)
 	setEnabled(p.askBtn, canAsk)
@@ -532,8 +571,7 @@ func (p *Panel) refreshLabels() {
 	if r := p.run; r != nil && !r.ask && !r.progressed() {
 		// Until the first piece arrives the labels are those of the
 		// draft to come: showing them now keeps the editor from jumping
-		// (and Fyne's editor from drawing its rows out of place) when it
-		// does.
+		// down when it does.
 		ls = runningLabels(r.model)
 	}
 	p.showLabels(ls)
@@ -628,6 +666,9 @@ func (p *Panel) refreshStatus() {
 	st := d.Status()
 	p.pill.set(st, st.Report())
 	parts := []string{st.Report(), st.Title()}
+	if st == app.StatusEmpty {
+		parts = parts[1:]
+	}
 	if sig := d.LastSignature(); sig != nil && st.Signed() {
 		parts = append(parts, "signed "+sig.Time.Local().Format("2006-01-02 15:04"))
 	}
@@ -669,6 +710,7 @@ func (p *Panel) refreshMenus() {
 func (p *Panel) say(msg string) {
 	p.message = msg
 	p.refreshStatus()
+	p.relayout()
 }
 
 // scrub removes what identifies the patient from an error in teaching

@@ -380,3 +380,22 @@ func importTiny(t *testing.T, env *app.Env, name string) app.StoredModel {
 	}
 	return m
 }
+
+// checkStacked fails when the panel's parts overlap: each must start
+// below the one before it (Fyne does not lay a container out again when
+// only a child's minimum size changes).
+func (tp *testPanel) checkStacked(what string) {
+	tp.t.Helper()
+	d := fyne.CurrentApp().Driver()
+	parts := []fyne.CanvasObject{tp.p.top, tp.p.split, tp.p.bottom}
+	for i := 1; i < len(parts); i++ {
+		a, b := parts[i-1], parts[i]
+		aEnd := d.AbsolutePositionForObject(a).Y + a.Size().Height
+		if bStart := d.AbsolutePositionForObject(b).Y; bStart+0.5 < aEnd {
+			tp.t.Errorf("%s: part %d starts at %.0f, above the end of part %d at %.0f", what, i, bStart, i-1, aEnd)
+		}
+		if a.Size().Height+0.5 < a.MinSize().Height {
+			tp.t.Errorf("%s: part %d is %.0f high, less than its minimum %.0f", what, i-1, a.Size().Height, a.MinSize().Height)
+		}
+	}
+}

@@ -223,6 +223,7 @@ func (p *Panel) showProgress(r *panelRun) {
 		p.refreshStatus()
 	}
 	p.showRunInfo(r)
+	p.relayout()
 }
 
 // showRunInfo writes the elapsed time and tokens per second.
@@ -303,6 +304,11 @@ func (p *Panel) refreshThread() {
 	var th []app.ThreadEntry
 	if p.sess != nil {
 		th = p.sess.Draft().Thread
+	}
+	if p.model.phase == modelNone && len(th) == 0 {
+		p.threadArea.Hide() // no model to ask
+	} else {
+		p.threadArea.Show()
 	}
 	if len(th) != p.threadCount {
 		switch {

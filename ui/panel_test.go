@@ -76,6 +76,9 @@ func TestPanelStreamsDraft(t *testing.T) {
 		eng.step <- struct{}{}
 		want := strings.Join(pieces[:i+1], "")
 		tp.pump(func() bool { return tp.p.editor.Text == want })
+		if i == 0 {
+			tp.checkStacked("after the first piece")
+		}
 		if i == 3 {
 			// Typing is refused while the model writes.
 			test.Type(tp.p.editor, "XYZ")
@@ -616,6 +619,7 @@ func TestPanelSaveError(t *testing.T) {
 	tp.openPNG("film.png")
 	test.Type(tp.p.editor, "Text that must not be lost.")
 	tp.pump(func() bool { return tp.p.saveLine.Visible() })
+	tp.checkStacked("with a save error")
 	if txt := tp.p.saveLine.Text; !strings.Contains(txt, "draft not saved") || !strings.Contains(txt, "keeps trying") {
 		t.Errorf("save error line %q", txt)
 	}
@@ -707,6 +711,7 @@ func TestPanelNoModel(t *testing.T) {
 		}
 	}
 	tp.openPNG("film.png")
+	tp.checkStacked("without a model")
 	if !tp.p.genBtn.Disabled() || tp.p.editor.Disabled() {
 		t.Errorf("without a model: Generate enabled %v, editor disabled %v", !tp.p.genBtn.Disabled(), tp.p.editor.Disabled())
 	}
