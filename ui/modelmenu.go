@@ -110,7 +110,8 @@ type engineForm struct {
 	layers    *widget.Select
 	layersN   *widget.Entry
 	threads   *widget.Entry
-	context   *widget.Entry
+	context   *widget.Entry // for the embedded runner
+	contextO  *widget.Entry // for the Ollama server
 	host      *widget.Entry
 	ollama    *widget.SelectEntry
 	listInfo  *widget.Label
@@ -174,10 +175,12 @@ func (p *Panel) ShowEngineSettings(kind string) {
 	if s.Threads > 0 {
 		f.threads.SetText(strconv.Itoa(s.Threads))
 	}
-	f.context = widget.NewEntry()
-	f.context.SetPlaceHolder(fmt.Sprintf("%d tokens", engine.DefaultContext))
-	if s.Context > 0 {
-		f.context.SetText(strconv.Itoa(s.Context))
+	f.context, f.contextO = widget.NewEntry(), widget.NewEntry()
+	for _, e := range []*widget.Entry{f.context, f.contextO} {
+		e.SetPlaceHolder(fmt.Sprintf("%d tokens", engine.DefaultContext))
+		if s.Context > 0 {
+			e.SetText(strconv.Itoa(s.Context))
+		}
 	}
 	f.host = widget.NewEntry()
 	f.host.SetPlaceHolder(engine.DefaultOllamaHost)
@@ -188,8 +191,10 @@ func (p *Panel) ShowEngineSettings(kind string) {
 	f.listInfo = widget.NewLabel("")
 	f.listInfo.Wrapping = fyne.TextWrapWord
 	f.listInfo.SizeName = theme.SizeNameCaptionText
+	f.listInfo.Hide()
 	listBtn := widget.NewButtonWithIcon("List the server's models", theme.ViewRefreshIcon(), func() {
 		f.listInfo.SetText("Asking the server…")
+		f.listInfo.Show()
 		host := f.host.Text
 		go func() {
 			names, err := listServerModels(host)
@@ -222,6 +227,7 @@ func (p *Panel) ShowEngineSettings(kind string) {
 		widget.NewFormItem("Model", f.model),
 		widget.NewFormItem("GPU layers", container.NewBorder(nil, nil, nil, container.NewGridWrap(fyne.NewSize(80, f.layersN.MinSize().Height), f.layersN), f.layers)),
 		widget.NewFormItem("CPU threads", f.threads),
+		widget.NewFormItem("Context", f.context),
 	))
 	hint := widget.NewLabel("The server decides GPU layers and threads itself (OLLAMA_* settings there).")
 	hint.Wrapping = fyne.TextWrapWord
@@ -229,8 +235,8 @@ func (p *Panel) ShowEngineSettings(kind string) {
 	f.remote = container.NewVBox(widget.NewForm(
 		widget.NewFormItem("Server", f.host),
 		widget.NewFormItem("Model", f.ollama),
+		widget.NewFormItem("Context", f.contextO),
 	), container.NewHBox(listBtn), f.listInfo, hint)
-	common := widget.NewForm(widget.NewFormItem("Context", f.context))
 	f.kind.OnChanged = func(v string) {
 		if v == engineOllamaTitle {
 			f.embedded.Hide()
@@ -247,7 +253,7 @@ func (p *Panel) ShowEngineSettings(kind string) {
 	}
 	head := widget.NewLabel("Where the model runs")
 	head.TextStyle.Bold = true
-	content := container.NewVBox(head, f.kind, widget.NewSeparator(), f.embedded, f.remote, common, f.errLabel)
+	content := container.NewVBox(head, f.kind, widget.NewSeparator(), f.embedded, f.remote, f.errLabel)
 
 	var d *dialog.CustomDialog
 	save := widget.NewButton("Save", func() {
@@ -286,7 +292,11 @@ func (f *engineForm) settings() (func(*app.Settings), error) {
 		}
 		return n, nil
 	}
-	ctxLen, err := num(f.context, "Context", 2048)
+	ctxEntry := f.context
+	if ollama {
+		ctxEntry = f.contextO
+	}
+	ctxLen, err := num(ctxEntry, "Context", 2048)
 	if err != nil {
 		return nil, err
 	}

@@ -752,7 +752,7 @@ func (p *Panel) modelAbout() string {
 	}
 	s := p.model.info.Label()
 	if p.model.choice.licence != "" {
-		s += " (licence: " + p.model.choice.licence + ")"
+		s += ". Licence: " + p.model.choice.licence
 	}
 	return s
 }

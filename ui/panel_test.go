@@ -750,12 +750,12 @@ func TestEngineSettingsSwitch(t *testing.T) {
 		t.Fatalf("the dialog does not show the settings: %q %q %q", f.kind.Selected, f.host.Text, f.ollama.Text)
 	}
 	f.host.SetText("other")
-	f.context.SetText("100")
+	f.contextO.SetText("100")
 	tp.tapDialogButton("Save")
 	if !f.errLabel.Visible() || !strings.Contains(f.errLabel.Text, "Context") {
 		t.Fatalf("a context of 100 was accepted: %q", f.errLabel.Text)
 	}
-	f.context.SetText("8192")
+	f.contextO.SetText("8192")
 	tp.tapDialogButton("Save")
 	tp.ready()
 	if s, _ := app.LoadSettings(tp.env.Dirs); s.OllamaHost != "other" || s.Context != 8192 {
