@@ -79,6 +79,10 @@ func TestPanelStreamsDraft(t *testing.T) {
 		if i == 0 {
 			tp.checkStacked("after the first piece")
 		}
+		if i < len(pieces)-1 && (!tp.p.signBtn.Disabled() || !tp.p.exportBtn.Disabled() || !tp.p.discardBtn.Disabled() || !tp.p.askBtn.Disabled()) {
+			t.Fatalf("piece %d: Sign %v, Export %v, Discard %v, Ask %v enabled while the model writes", i,
+				!tp.p.signBtn.Disabled(), !tp.p.exportBtn.Disabled(), !tp.p.discardBtn.Disabled(), !tp.p.askBtn.Disabled())
+		}
 		if i == 3 {
 			// Typing is refused while the model writes.
 			test.Type(tp.p.editor, "XYZ")
