@@ -23,6 +23,16 @@ type binding struct {
 	names  []fyne.KeyName          // keys without a character
 	short  *desktop.CustomShortcut // Ctrl (Cmd on macOS) shortcuts, fired through the menu
 	action func()                  // nil for mouse bindings, which the viewport handles
+	// when, if set, says whether the binding applies now; a key whose
+	// bindings do not apply goes to the next binding of the same key
+	// (Esc stops a running generation, else returns to the pan tool).
+	when func() bool
+}
+
+// panelBindings is implemented by a report panel that adds its own
+// bindings (Generate, Stop...) to the window's table.
+type panelBindings interface {
+	bindings() []binding
 }
 
 func ctrl(k fyne.KeyName) *desktop.CustomShortcut {
@@ -37,6 +47,10 @@ func ctrlShift(k fyne.KeyName) *desktop.CustomShortcut {
 func (v *Viewer) bindings() []binding {
 	vp := v.vp
 	preset := func(i int) func() { return func() { vp.SetPreset(i) } }
+	var panel []binding
+	if pb, ok := v.report.(panelBindings); ok {
+		panel = pb.bindings()
+	}
 	bs := []binding{
 		{group: "File", keys: "Ctrl+O", what: "Open an image", short: ctrl(fyne.KeyO), action: v.chooseFile},
 		{group: "File", keys: "Ctrl+Shift+O", what: "Open a folder of images", short: ctrlShift(fyne.KeyO), action: v.chooseFolder},
@@ -67,7 +81,11 @@ func (v *Viewer) bindings() []binding {
 		{group: "Tools", keys: "M", what: "Distance tool (left drag measures, in mm from the pixel spacing)", runes: []rune{'m', 'M'}, action: func() { vp.SetTool(distanceTool{}) }},
 		{group: "Tools", keys: "Delete", what: "Clear the measurements", names: []fyne.KeyName{fyne.KeyDelete, fyne.KeyBackspace}, action: vp.ClearMeasurements},
 		{group: "Tools", keys: "Esc", what: "Back to the pan tool", names: []fyne.KeyName{fyne.KeyEscape}, action: func() { vp.SetTool(panTool{}) }},
-
+	}
+	// The report panel's bindings come after the viewer's own tools and
+	// before Help; conditional ones take precedence for the same key.
+	bs = append(bs, panel...)
+	bs = append(bs, []binding{
 		{group: "Help", keys: "F1", what: "This list of shortcuts", names: []fyne.KeyName{fyne.KeyF1}, runes: []rune{'?'}, action: v.showShortcuts},
 
 		{group: "Mouse", keys: "Wheel", what: "Zoom about the pointer"},
@@ -75,7 +93,7 @@ func (v *Viewer) bindings() []binding {
 		{group: "Mouse", keys: "Right drag", what: "Window/level: right widens the window, down raises the centre"},
 		{group: "Mouse", keys: "Double-click", what: "Fit the image to the window"},
 		{group: "Mouse", keys: "Drop files", what: "Open the images or folders dropped on the window"},
-	}
+	}...)
 	// The presets are keys 1–9, one binding each, listed as one line.
 	for i := range 9 {
 		bs = append(bs, binding{group: "", keys: fmt.Sprint(i + 1), runes: []rune{rune('1' + i)}, action: preset(i)})
@@ -93,30 +111,53 @@ func (v *Viewer) bindings() []binding {
 // installKeys routes typed characters and keys to the bindings. Keys typed
 // into a focused widget (the report editor) never reach these handlers.
 func (v *Viewer) installKeys() {
-	runes := map[rune]func(){}
-	names := map[fyne.KeyName]func(){}
+	// Each key has its conditional bindings, tried in order, and one
+	// unconditional fallback (the last one listed wins, as before).
+	type keyActions struct {
+		cond     []binding
+		fallback func()
+	}
+	runes := map[rune]*keyActions{}
+	names := map[fyne.KeyName]*keyActions{}
+	add := func(k *keyActions, b binding) *keyActions {
+		if k == nil {
+			k = &keyActions{}
+		}
+		if b.when != nil {
+			k.cond = append(k.cond, b)
+		} else {
+			k.fallback = b.action
+		}
+		return k
+	}
 	for _, b := range v.bindings() {
 		if b.action == nil {
 			continue
 		}
 		for _, r := range b.runes {
-			runes[r] = b.action
+			runes[r] = add(runes[r], b)
 		}
 		for _, n := range b.names {
-			names[n] = b.action
+			names[n] = add(names[n], b)
+		}
+	}
+	run := func(k *keyActions) {
+		if k == nil {
+			return
+		}
+		for _, b := range k.cond {
+			if b.when() {
+				b.action()
+				return
+			}
+		}
+		if k.fallback != nil {
+			k.fallback()
 		}
 	}
 	c := v.win.Canvas()
-	c.SetOnTypedRune(func(r rune) {
-		if f := runes[r]; f != nil {
-			f()
-		}
-	})
-	c.SetOnTypedKey(func(e *fyne.KeyEvent) {
-		if f := names[e.Name]; f != nil {
-			f()
-		}
-	})
+	c.SetOnTypedRune(func(r rune) { run(runes[r]) })
+	c.SetOnTypedKey(func(e *fyne.KeyEvent) { run(names[e.Name]) })
 }
 
 // shortcutRows is the help text: one row per binding, grouped, with a

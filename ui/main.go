@@ -29,7 +29,7 @@ func Main(env *app.Env, args []string) int {
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("cxrview.png", assets.AppIcon()))
 	settings, err := app.LoadSettings(env.Dirs)
-	v := NewViewer(a, env, settings, Options{})
+	v := NewViewer(a, env, settings, Options{Report: NewPanel(PanelOptions{})})
 	v.Window().Resize(fyne.NewSize(1360, 860))
 	if err != nil {
 		// A damaged settings file: say so, go on with the defaults.

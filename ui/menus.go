@@ -145,17 +145,6 @@ func displayKey(keys string) *desktop.CustomShortcut {
 	return &desktop.CustomShortcut{KeyName: fyne.KeyName(keys), Modifier: mod}
 }
 
-func (v *Viewer) showAbout() {
-	version := v.env.Version
-	if version == "" {
-		version = "dev"
-	}
-	text := fmt.Sprintf("cxrview %s\n\nA chest X-ray viewer that drafts reports with the CXR-LLaVA model "+
-		"running on this computer.\n\nNot a certified medical device. Every AI text is a draft until a "+
-		"radiologist signs it.", version)
-	dialog.NewCustom("About cxrview", "Close", messageLabel(text), v.win).Show()
-}
-
 // showSettings edits the theme, the reader's name and the display defaults.
 func (v *Viewer) showSettings() {
 	s := v.settings

@@ -57,6 +57,9 @@ type Host interface {
 	RefreshMenus()
 	// Teaching reports whether teaching mode is on.
 	Teaching() bool
+	// Chooser asks for files and folders (native dialogs, Fyne's as the
+	// fallback; tests replace it).
+	Chooser() FileChooser
 }
 
 // emptyReport is the panel shown until a model is installed.

@@ -167,6 +167,9 @@ func (v *Viewer) Teaching() bool { return v.teaching }
 // RefreshMenus is part of Host.
 func (v *Viewer) RefreshMenus() { v.buildMenus() }
 
+// Chooser is part of Host.
+func (v *Viewer) Chooser() FileChooser { return v.chooser }
+
 // Viewport returns the image viewport.
 func (v *Viewer) Viewport() *Viewport { return v.vp }
 

@@ -1,0 +1,451 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image/color"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2/widget"
+
+	"cxrview/app"
+	"cxrview/engine"
+)
+
+// modelPhase is where the model stands.
+type modelPhase int
+
+const (
+	modelNone    modelPhase = iota // no model installed or chosen
+	modelIdle                      // chosen, not loaded (unloaded by the user)
+	modelLoading                   // loading, or connecting to the server
+	modelReady                     // loaded: Generate runs at once
+	modelFailed                    // loading failed; Retry or choose another
+)
+
+// modelChoice is the model the settings choose, resolved against the
+// model store, with what the audit trail records about its files.
+type modelChoice struct {
+	kind    string // app.EngineEmbedded or app.EngineOllama
+	host    string // the Ollama server, as typed ("" for embedded)
+	spec    engine.ModelSpec
+	name    string
+	sha256  string // of the language model file, when the store knows it
+	licence string
+}
+
+// modelState is the model as the panel shows it.
+type modelState struct {
+	phase    modelPhase
+	choice   modelChoice
+	info     engine.ModelInfo
+	progress float64
+	err      error
+}
+
+// errNoModel: nothing to load; the panel shows the three ways to get a model.
+var errNoModel = errors.New("no model is installed")
+
+// resolveModel finds the model the settings choose. For the embedded
+// runner without a chosen model it takes the store's first model, a
+// CXR-LLaVA or general one before a test model. It reads the model store
+// (and the local Ollama store): call it off the UI goroutine.
+func resolveModel(env *app.Env, s app.Settings) (modelChoice, error) {
+	if s.Engine == app.EngineOllama {
+		if strings.TrimSpace(s.OllamaModel) == "" {
+			return modelChoice{kind: app.EngineOllama}, errNoModel
+		}
+		host := s.OllamaHost
+		if host == "" {
+			host = os.Getenv("OLLAMA_HOST")
+		}
+		return modelChoice{kind: app.EngineOllama, host: host, name: s.OllamaModel,
+			spec: engine.ModelSpec{Name: s.OllamaModel, Text: s.OllamaModel, GPULayers: engine.GPULayersAuto, Context: s.Context}}, nil
+	}
+	store, err := app.OpenModelStore(env.Dirs)
+	if err != nil {
+		return modelChoice{kind: app.EngineEmbedded}, err
+	}
+	name := s.Model
+	if name == "" {
+		name = defaultModel(store.List())
+		if name == "" {
+			return modelChoice{kind: app.EngineEmbedded}, errNoModel
+		}
+	}
+	sm, err := store.Lookup(name)
+	if err != nil {
+		return modelChoice{kind: app.EngineEmbedded, name: name}, err
+	}
+	spec := sm.Spec()
+	spec.GPULayers, spec.Threads, spec.Context = s.GPULayers, s.Threads, s.Context
+	c := modelChoice{kind: app.EngineEmbedded, name: sm.Name, spec: spec, licence: sm.Licence}
+	for _, f := range sm.Files {
+		if f.Role == "text" {
+			c.sha256 = f.SHA256
+		}
+	}
+	return c, nil
+}
+
+// defaultModel picks the model to load when the user has chosen none.
+func defaultModel(ms []app.StoredModel) string {
+	for _, m := range ms {
+		if !m.TestModel {
+			return m.Name
+		}
+	}
+	if len(ms) > 0 {
+		return ms[0].Name
+	}
+	return ""
+}
+
+// defaultEngine makes the engines `cxrview report` makes.
+func defaultEngine(env *app.Env, kind, host string) (engine.Engine, error) {
+	if kind == app.EngineOllama {
+		o, err := engine.NewOllama(host)
+		if err != nil {
+			return nil, err
+		}
+		return o, nil
+	}
+	r, err := app.NewRunner(env)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// LoadModel loads the model the settings choose, off the UI goroutine,
+// with its progress in the panel. A change of engine (embedded or Ollama,
+// or another server) closes the old engine; the new one serves the next
+// request, without a restart of cxrview.
+func (p *Panel) LoadModel() {
+	if p.host == nil || p.closed {
+		return
+	}
+	if p.loadCancel != nil {
+		p.loadCancel()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.loadCancel = cancel
+	p.loadGen++
+	gen := p.loadGen
+	settings := p.host.Settings()
+	oldEng, oldKey := p.eng, p.engKey
+	newEngine := p.opts.NewEngine
+	if newEngine == nil {
+		newEngine = defaultEngine
+	}
+	p.model = modelState{phase: modelLoading, choice: p.model.choice}
+	p.refresh()
+	prog := &coalescer{}
+	go func() {
+		fail := func(c modelChoice, eng engine.Engine, key string, err error) {
+			p.do(func() { p.modelLoaded(gen, eng, key, c, engine.ModelInfo{}, err) })
+		}
+		choice, err := resolveModel(p.env, settings)
+		if err != nil {
+			fail(choice, nil, "", err)
+			return
+		}
+		key := choice.kind + " " + choice.host
+		eng := oldEng
+		if eng == nil || key != oldKey {
+			if eng, err = newEngine(p.env, choice.kind, choice.host); err != nil {
+				fail(choice, nil, "", err)
+				return
+			}
+		}
+		p.do(func() {
+			if gen == p.loadGen {
+				p.model.choice = choice
+				p.refresh()
+			}
+		})
+		info, err := eng.Load(ctx, choice.spec, func(f float64) {
+			prog.post(f, func() {
+				p.do(func() {
+					f := prog.take()
+					if gen == p.loadGen && p.model.phase == modelLoading {
+						p.model.progress = f
+						p.modelBar.SetValue(f)
+						p.host.SetEngineStatus(fmt.Sprintf("Engine: loading %s… %.0f%%", choice.name, 100*f))
+					}
+				})
+			})
+		})
+		p.do(func() { p.modelLoaded(gen, eng, key, choice, info, err) })
+	}()
+}
+
+// modelLoaded takes the result of load request gen.
+func (p *Panel) modelLoaded(gen uint64, eng engine.Engine, key string, c modelChoice, info engine.ModelInfo, err error) {
+	if gen != p.loadGen || p.closed {
+		if eng != nil && eng != p.eng {
+			go eng.Close()
+		}
+		return
+	}
+	p.loadCancel = nil
+	if eng != nil && eng != p.eng {
+		if old := p.eng; old != nil {
+			go old.Close()
+		}
+		p.eng, p.engKey = eng, key
+	}
+	pending := p.pendingGenerate
+	p.pendingGenerate = false
+	switch {
+	case errors.Is(err, errNoModel):
+		p.model = modelState{phase: modelNone, choice: c}
+	case err != nil:
+		p.model = modelState{phase: modelFailed, choice: c, err: err}
+	default:
+		p.model = modelState{phase: modelReady, choice: c, info: info}
+	}
+	p.refresh()
+	if p.model.phase == modelReady && pending {
+		p.Generate()
+	}
+}
+
+// UnloadModel frees the model's memory (the embedded runner stops); the
+// next Generate loads it again.
+func (p *Panel) UnloadModel() {
+	if p.eng == nil || p.model.phase != modelReady {
+		return
+	}
+	if p.run != nil {
+		p.Stop()
+	}
+	p.loadGen++ // a load in flight is obsolete
+	eng := p.eng
+	p.model.phase = modelIdle
+	p.refresh()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := eng.Unload(ctx)
+		if err != nil {
+			p.do(func() { p.host.ShowError("Cannot unload the model", err) })
+		}
+	}()
+}
+
+// refreshModels re-reads the model store and, for the Ollama engine, the
+// server's models, off the UI goroutine; the Model menu lists them.
+func (p *Panel) refreshModels() {
+	if p.env == nil {
+		return
+	}
+	s := p.host.Settings()
+	go func() {
+		var ms []app.StoredModel
+		if store, err := app.OpenModelStore(p.env.Dirs); err == nil {
+			ms = store.List()
+		}
+		p.do(func() {
+			p.models = ms
+			p.refreshMenus()
+		})
+	}()
+	if s.Engine != app.EngineOllama {
+		p.server = nil
+		return
+	}
+	go func() {
+		names, err := listServerModels(s.OllamaHost)
+		if err != nil {
+			names = nil
+		}
+		p.do(func() {
+			p.server = names
+			p.refreshMenus()
+		})
+	}()
+}
+
+// listServerModels asks an Ollama server for its models.
+func listServerModels(host string) ([]string, error) {
+	if host == "" {
+		host = os.Getenv("OLLAMA_HOST")
+	}
+	o, err := engine.NewOllama(host, engine.WithOllamaTimeouts(5*time.Second, 10*time.Second))
+	if err != nil {
+		return nil, err
+	}
+	defer o.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return o.Models(ctx)
+}
+
+// refreshModel shows the model's state: a coloured dot, its name and
+// backend, a progress bar while loading, the TEST MODEL and general-model
+// warnings, and the three ways to get a model when there is none.
+func (p *Panel) refreshModel() {
+	m := p.model
+	var dot color.Color = color.NRGBA{0x6c, 0x72, 0x7b, 0xff}
+	text, warn := "", ""
+	warnKind := widget.MediumImportance
+	tag, tagKind := "", widget.MediumImportance
+	var btns []*widget.Button
+	where := "this computer"
+	if m.choice.kind == app.EngineOllama {
+		where = "the Ollama server"
+		if h, err := engine.ParseOllamaHost(m.choice.host); err == nil {
+			where = strings.TrimPrefix(strings.TrimPrefix(h, "http://"), "https://")
+		}
+	}
+	switch m.phase {
+	case modelNone:
+		text = "No model installed"
+		if m.choice.kind == app.EngineOllama {
+			text = "No Ollama model chosen"
+		}
+	case modelIdle:
+		text = m.choice.name + " — not loaded"
+		btns = append(btns, widget.NewButton("Load", p.LoadModel))
+	case modelLoading:
+		dot = color.NRGBA{0xd0, 0xa0, 0x30, 0xff}
+		text = "Loading the model…"
+		if m.choice.name != "" {
+			text = fmt.Sprintf("Loading %s on %s…", m.choice.name, where)
+		}
+	case modelReady:
+		dot = color.NRGBA{0x4c, 0xa0, 0x70, 0xff}
+		text = m.info.Name
+		if m.info.Backend != "" {
+			text += " · " + m.info.Backend
+		}
+		var notes []string
+		switch {
+		case m.info.TestModel:
+			tag, tagKind = "TEST MODEL", widget.DangerImportance
+		case m.info.General:
+			tag, tagKind = "GENERAL MODEL", widget.WarningImportance
+			notes = append(notes, "General model, not CXR-specific: its drafts need extra care")
+			warnKind = widget.WarningImportance
+		}
+		notes = append(notes, m.info.Notices...)
+		warn = strings.Join(notes, "\n")
+	case modelFailed:
+		dot = color.NRGBA{0xc8, 0x50, 0x46, 0xff}
+		text = "The model could not be loaded"
+		if m.choice.name != "" {
+			text = m.choice.name + " could not be loaded"
+		}
+		warn = p.scrub(m.err).Error()
+		warnKind = widget.DangerImportance
+		btns = append(btns, widget.NewButton("Retry", p.LoadModel),
+			widget.NewButton("Engine settings…", func() { p.ShowEngineSettings("") }))
+	}
+	key := fmt.Sprintf("%d|%s|%s|%s|%v|%q|%q|%v", m.phase, text, warn, tag, dot, m.info.Notices, where, m.choice.kind)
+	if key == p.modelKey {
+		if m.phase == modelLoading {
+			p.modelBar.SetValue(m.progress)
+		}
+		return
+	}
+	p.modelKey = key
+	if c, ok := p.modelDot.FillColor.(color.NRGBA); !ok || c != dot.(color.NRGBA) {
+		p.modelDot.FillColor = dot
+		p.modelDot.Refresh()
+	}
+	p.modelText.SetText(text)
+	p.modelTag.Importance = tagKind
+	p.modelTag.SetText(tag)
+	if tag == "" {
+		p.modelTag.Hide()
+	} else {
+		p.modelTag.Show()
+	}
+	p.modelWarn.Importance = warnKind
+	p.modelWarn.SetText(warn)
+	if warn == "" {
+		p.modelWarn.Hide()
+	} else {
+		p.modelWarn.Show()
+	}
+	if m.phase == modelLoading {
+		p.modelBar.SetValue(m.progress)
+		p.modelBar.Show()
+	} else {
+		p.modelBar.Hide()
+	}
+	p.modelBtns.RemoveAll()
+	for _, b := range btns {
+		p.modelBtns.Add(b)
+	}
+	if len(btns) == 0 {
+		p.modelBtns.Hide()
+	} else {
+		p.modelBtns.Show()
+	}
+	if m.phase == modelNone {
+		p.setup.Show()
+	} else {
+		p.setup.Hide()
+	}
+	if p.host != nil {
+		p.host.SetEngineStatus(engineStatus(m, where))
+	}
+}
+
+// engineStatus is the engine's part of the window's status bar.
+func engineStatus(m modelState, where string) string {
+	switch m.phase {
+	case modelIdle:
+		return "Engine: " + m.choice.name + " not loaded"
+	case modelLoading:
+		if m.choice.name == "" {
+			return "Engine: loading…"
+		}
+		return fmt.Sprintf("Engine: loading %s… %.0f%%", m.choice.name, 100*m.progress)
+	case modelReady:
+		s := "Engine: " + m.info.Label()
+		if m.info.Backend != "" {
+			s += " · " + m.info.Backend
+		}
+		if m.choice.kind == app.EngineOllama {
+			s += " · " + where
+		}
+		return s
+	case modelFailed:
+		return "Engine: the model failed to load"
+	}
+	return "Engine: no model loaded"
+}
+
+// coalescer hands the latest of a fast stream of values to the UI
+// goroutine with at most one post outstanding: post schedules a post only
+// when none is waiting, and the posted function takes the latest value.
+type coalescer struct {
+	mu     sync.Mutex
+	latest float64
+	posted bool
+}
+
+func (c *coalescer) post(v float64, schedule func()) {
+	c.mu.Lock()
+	c.latest = v
+	already := c.posted
+	c.posted = true
+	c.mu.Unlock()
+	if !already {
+		schedule()
+	}
+}
+
+func (c *coalescer) take() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.posted = false
+	return c.latest
+}
