@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"fmt"
+	dimg "github.com/disintegration/imaging"
 	"image"
 	"image/png"
 	"strings"
@@ -153,15 +154,13 @@ func (r *report) pdf(st *Study) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// thumbnailPNG renders the study through view and shrinks it for the PDF.
+// thumbnailPNG renders the study through view (colour films as they are)
+// and shrinks it for the PDF with disintegration/imaging's Lanczos filter;
+// exactness to Pillow matters only for the model's input, not here.
 func thumbnailPNG(st *Study, view imaging.View) ([]byte, error) {
-	g := st.Image.Render(view)
-	w, h := g.Bounds().Dx(), g.Bounds().Dy()
-	if s := max(w, h); s > thumbSize {
-		g = imaging.ResizeLanczos(g, max(1, w*thumbSize/s), max(1, h*thumbSize/s))
-	}
+	thumb := dimg.Fit(st.Image.RenderRGBA(view), thumbSize, thumbSize, dimg.Lanczos)
 	var b bytes.Buffer
-	if err := png.Encode(&b, g); err != nil {
+	if err := png.Encode(&b, thumb); err != nil {
 		return nil, fmt.Errorf("encode thumbnail: %w", err)
 	}
 	return b.Bytes(), nil
