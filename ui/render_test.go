@@ -39,7 +39,9 @@ func linear(x, c, w float64, invert bool) uint8 {
 	if invert {
 		y = 255 - y
 	}
-	return uint8(math.Floor(y))
+	// As imaging does: values that are whole numbers in exact arithmetic
+	// (an identity window) must not floor one level low.
+	return uint8(math.Floor(y + 1e-7))
 }
 
 func TestTransformRoundTrip(t *testing.T) {
