@@ -20,8 +20,12 @@ type pixelModule struct {
 	photometric                    string
 }
 
-// maxPixels bounds Rows × Columns × Samples before anything is allocated.
-const maxPixels = 1 << 28
+// maxPixels bounds Rows × Columns × Samples (of a DICOM frame, a PNG or a
+// JPEG) before anything is allocated: 64 Mi samples is an 8192×8192 gray
+// film, well above any radiograph (a 43×43 cm detector at 100 µm is
+// 4300×4300), while a forged header cannot make the decoders allocate
+// gigabytes.
+const maxPixels = 1 << 26
 
 func (f *dicomFile) pixelModule() (pixelModule, error) {
 	var pm pixelModule
