@@ -302,12 +302,7 @@ func (d *Draft) Labels() []string {
 // Clone returns a deep copy, safe to read while the session changes.
 func (d *Draft) Clone() *Draft {
 	c := *d
-	if d.AI != nil {
-		ai := *d.AI
-		ai.Stats = cloneStats(d.AI.Stats)
-		ai.View = cloneView(d.AI.View)
-		c.AI = &ai
-	}
+	c.AI = cloneGeneration(d.AI)
 	c.Thread = append([]ThreadEntry(nil), d.Thread...)
 	for i := range c.Thread {
 		c.Thread[i].Stats = cloneStats(c.Thread[i].Stats)

@@ -310,10 +310,10 @@ func (r *report) patientFields() [][2]string {
 	}
 	add("Patient", strings.ReplaceAll(r.PatientName, "^", " "))
 	add("Patient ID", r.PatientID)
-	add("Birth date", formatDA(r.BirthDate))
+	add("Birth date", imaging.FormatDA(r.BirthDate))
 	add("Sex", r.Sex)
 	add("Age", r.Age)
-	add("Study date", strings.TrimSpace(formatDA(r.StudyDate)+" "+formatTM(r.StudyTime)))
+	add("Study date", strings.TrimSpace(imaging.FormatDA(r.StudyDate)+" "+imaging.FormatTM(r.StudyTime, false)))
 	add("Accession", r.Accession)
 	add("Study", r.Description)
 	add("Image", strings.TrimSpace(r.Modality+" "+r.ViewPosition))
@@ -322,33 +322,6 @@ func (r *report) patientFields() [][2]string {
 		add("Patient", "anonymised export: identifying fields left out")
 	}
 	return out
-}
-
-// formatDA writes a DICOM date YYYYMMDD as YYYY-MM-DD.
-func formatDA(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) == 8 && isDigits(s) {
-		return s[:4] + "-" + s[4:6] + "-" + s[6:]
-	}
-	return s
-}
-
-// formatTM writes a DICOM time HHMMSS.frac as HH:MM.
-func formatTM(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) >= 4 && isDigits(s[:4]) {
-		return s[:2] + ":" + s[2:4]
-	}
-	return s
-}
-
-func isDigits(s string) bool {
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // ExportData renders the report of study st with draft d in format f. It

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"cxrview/imaging"
 )
 
 // FHIR R4 DiagnosticReport, only the elements cxrview fills.
@@ -105,7 +107,7 @@ func (r *report) fhir() ([]byte, error) {
 			}
 			dr.Subject = ref
 		}
-		if d := formatDA(dicomDA(r.StudyDate)); d != "" {
+		if d := imaging.FormatDA(dicomDA(r.StudyDate)); d != "" {
 			dr.EffectiveDateTime = d
 		}
 		issued := r.Now

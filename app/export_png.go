@@ -14,6 +14,8 @@ import (
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
 	"golang.org/x/text/unicode/norm"
+
+	"cxrview/imaging"
 )
 
 // png renders the PNG export: the film at full resolution through the
@@ -68,8 +70,8 @@ func (r *report) drawOverlays(dst *image.RGBA) {
 	} else {
 		add(&tl, strings.ReplaceAll(r.PatientName, "^", " "), overlayWhite)
 		add(&tl, r.PatientID, overlayWhite)
-		add(&tl, strings.TrimSpace(formatDA(r.BirthDate)+" "+r.Sex+" "+r.Age), overlayWhite)
-		add(&tl, strings.TrimSpace(formatDA(r.StudyDate)+" "+formatTM(r.StudyTime)), overlayWhite)
+		add(&tl, strings.TrimSpace(imaging.FormatDA(r.BirthDate)+" "+r.Sex+" "+r.Age), overlayWhite)
+		add(&tl, strings.TrimSpace(imaging.FormatDA(r.StudyDate)+" "+imaging.FormatTM(r.StudyTime, false)), overlayWhite)
 		if r.Accession != "" {
 			add(&tl, "Acc "+r.Accession, overlayWhite)
 		}
