@@ -48,3 +48,20 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	return nil
 }
+
+// absPath is p made absolute, or p when that fails; "" stays "".
+func absPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}
+
+// sameTarget reports whether writing to a would replace b: the same path,
+// or through links the same file on disk.
+func sameTarget(a, b string) bool {
+	return absPath(a) == absPath(b) || sameFile(a, b)
+}
