@@ -18,6 +18,7 @@ const (
 	AuditEdit     = "edit"     // the user changed the report text; Diff holds the change
 	AuditReplace  = "replace"  // a new AI draft replaced the text; Text holds the old text
 	AuditClear    = "clear"    // the user discarded the draft; Text holds it
+	AuditRestore  = "restore"  // a failed generation's fragment was dropped and the text before it came back; Text holds it
 	AuditSign     = "sign"     // the reader signed; Signature holds the version
 	AuditExport   = "export"   // an export was written (or failed: Error)
 )
