@@ -155,12 +155,13 @@ func OpenSession(d Dirs, st *Study, o SessionOptions) (*Session, error) {
 		if h := dr.Source.ContentHash; h != "" && st.Meta.ContentHash != "" && h != st.Meta.ContentHash {
 			// Same SOP Instance UID, other bytes: a re-encoded copy
 			// (lossy, another transfer syntax) or another image with a
-			// reused UID. The content hash stays the draft's: it says
-			// what the draft was written for.
+			// reused UID. The source stays the draft's: it says what the
+			// draft was written for.
 			s.warning = fmt.Sprintf("this draft was written for %s, whose content differs from %s (same SOP Instance UID): check that it is the same image",
 				dr.Source.Path, st.Path)
+		} else {
+			s.d.Source.Path = st.Path // the file may have moved; the key is what matters
 		}
-		s.d.Source.Path = st.Path // the file may have moved; the key is what matters
 	case errors.Is(err, ErrNoDraft):
 		s.d = newDraft(st, now)
 	case !errors.Is(err, errDamagedDraft):

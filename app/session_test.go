@@ -644,6 +644,16 @@ func TestDraftForOtherContent(t *testing.T) {
 	if s3.Text() != "Findings: normal." {
 		t.Errorf("the draft did not come back: %q", s3.Text())
 	}
+	// Working on it does not make it the copy's: the warning still names
+	// the original next time.
+	s3.SetText("Findings: normal. Checked.")
+	s3.Flush()
+	if w := s3.Draft().Source.Path; w != film {
+		t.Errorf("draft source became %s", w)
+	}
+	if s4, _ := openTest(t, d, other, c); !strings.Contains(s4.Warning(), film) {
+		t.Errorf("warning after saving %q", s4.Warning())
+	}
 }
 
 // TestSaveErrorSaysWhatFailed: when only the audit trail cannot be
