@@ -18,6 +18,7 @@ const (
 	AuditEdit     = "edit"     // the user changed the report text; Diff holds the change
 	AuditReplace  = "replace"  // a new AI draft replaced the text; Text holds the old text
 	AuditClear    = "clear"    // the user discarded the draft; Text holds it
+	AuditRestore  = "restore"  // a failed generation's fragment was dropped and the text before it came back; Text holds it
 	AuditSign     = "sign"     // the reader signed; Signature holds the version
 	AuditExport   = "export"   // an export was written (or failed: Error)
 )
@@ -66,7 +67,10 @@ func (a *auditLog) queue(ev AuditEvent) error {
 
 // writeAuditLines appends lines to the trail at path with one write and an
 // fsync (O_APPEND: the trail is never rewritten). A failed write is cut
-// back off the file so that no half line stays in the trail.
+// back off the file so that no half line stays in the trail. The file is
+// locked meanwhile (flock, where there is one), so that the cut never
+// takes another process's lines with it; without a lock the cut is made
+// only if the file still ends where this write left it.
 func writeAuditLines(path string, lines [][]byte) error {
 	if len(lines) == 0 {
 		return nil
@@ -78,6 +82,11 @@ func writeAuditLines(path string, lines [][]byte) error {
 	if err != nil {
 		return fmt.Errorf("audit trail %s: %w", path, err)
 	}
+	unlock, err := lockFile(f)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("audit trail %s: lock: %w", path, err)
+	}
 	var size int64 = -1
 	if st, err := f.Stat(); err == nil {
 		size = st.Size()
@@ -86,17 +95,19 @@ func writeAuditLines(path string, lines [][]byte) error {
 	for _, l := range lines {
 		buf = append(buf, l...)
 	}
-	_, err = f.Write(buf)
+	n, err := f.Write(buf)
 	if err == nil {
 		err = f.Sync()
 	}
 	if err != nil {
-		if size >= 0 {
+		if st, serr := f.Stat(); size >= 0 && serr == nil && st.Size() == size+int64(n) {
 			f.Truncate(size)
 		}
+		unlock()
 		f.Close()
 		return fmt.Errorf("audit trail %s: %w", path, err)
 	}
+	unlock()
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("audit trail %s: %w", path, err)
 	}

@@ -101,11 +101,11 @@ func printInfo(w io.Writer, path string, im *imaging.Image) {
 		}
 		return
 	}
-	row("Patient", "%s", or(personName(m.PatientName)))
+	row("Patient", "%s", or(imaging.FormatPN(m.PatientName)))
 	row("Patient ID", "%s", or(m.PatientID))
 	row("Sex / age", "%s / %s", or(m.PatientSex), or(m.PatientAge))
-	row("Birth date", "%s", or(formatDate(m.PatientBirthDate)))
-	row("Study", "%s %s  %s", or(formatDate(m.StudyDate)), formatTime(m.StudyTime), or(m.StudyDescription))
+	row("Birth date", "%s", or(imaging.FormatDA(m.PatientBirthDate)))
+	row("Study", "%s %s  %s", or(imaging.FormatDA(m.StudyDate)), imaging.FormatTM(m.StudyTime, true), or(m.StudyDescription))
 	row("Accession", "%s", or(m.AccessionNumber))
 	row("Modality", "%s", or(m.Modality))
 	row("View", "%s", or(m.ViewPosition))
@@ -152,44 +152,4 @@ func printInfo(w io.Writer, path string, im *imaging.Image) {
 	for _, warn := range m.Warnings {
 		row("Warning", "%s", warn)
 	}
-}
-
-// personName turns a DICOM PN ("Family^Given^Middle^Prefix^Suffix") into
-// "Family, Given Middle"; other component groups (ideographic,
-// phonetic) are left out.
-func personName(pn string) string {
-	alpha, _, _ := strings.Cut(pn, "=")
-	parts := strings.Split(alpha, "^")
-	for i := range parts {
-		parts[i] = strings.TrimSpace(parts[i])
-	}
-	if len(parts) == 1 {
-		return parts[0]
-	}
-	given := strings.TrimSpace(strings.Join(parts[1:min(3, len(parts))], " "))
-	name := parts[0]
-	if given != "" {
-		name += ", " + given
-	}
-	if len(parts) > 3 && parts[3] != "" {
-		name = parts[3] + " " + name
-	}
-	return name
-}
-
-// formatDate writes a DICOM DA (YYYYMMDD) as YYYY-MM-DD.
-func formatDate(da string) string {
-	if len(da) == 8 && strings.Trim(da, "0123456789") == "" {
-		return da[:4] + "-" + da[4:6] + "-" + da[6:]
-	}
-	return da
-}
-
-// formatTime writes a DICOM TM (HHMMSS.frac) as HH:MM:SS.
-func formatTime(tm string) string {
-	tm, _, _ = strings.Cut(tm, ".")
-	if len(tm) == 6 && strings.Trim(tm, "0123456789") == "" {
-		return tm[:2] + ":" + tm[2:4] + ":" + tm[4:]
-	}
-	return tm
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"image"
@@ -54,14 +55,26 @@ func runRender(ctx context.Context, env *Env, args []string) error {
 		}
 		v.Window = ws[*voi-1]
 	}
+	if sameTarget(out, in) {
+		return fmt.Errorf("%s: would overwrite the image itself", out)
+	}
+	if _, err := os.Stat(filepath.Dir(out)); err != nil {
+		return fmt.Errorf("write %s: %w", out, rootCause(err)) // no folders made for a typo
+	}
 	var img image.Image
 	if im.Samples == 3 {
 		img = im.RenderRGBA(v)
 	} else {
 		img = im.Render(v)
 	}
-	if err := writePNG(out, img); err != nil {
-		return err
+	var b bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&b, img); err != nil {
+		return fmt.Errorf("write %s: %w", out, err)
+	}
+	// Temporary file, fsync, rename: a failed render never leaves a
+	// partial PNG under the requested name.
+	if err := WriteFileAtomic(out, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", out, rootCause(err))
 	}
 	if env.Verbose {
 		fmt.Fprintf(env.Stderr, "%s: %d × %d, window %g/%g %s\n", out, im.Width, im.Height, v.Window.Center, v.Window.Width, v.Window.Function)
@@ -90,34 +103,4 @@ func parseWindow(s string) (imaging.Window, error) {
 		return imaging.Window{}, fmt.Errorf("width %g: must be at least 1", width)
 	}
 	return imaging.Window{Center: center, Width: width, Function: imaging.Linear, Name: "Custom"}, nil
-}
-
-// writePNG writes through a temporary file in the same directory, so a
-// failed render never leaves a partial PNG under the requested name.
-func writePNG(path string, img image.Image) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".cxrview-*.png")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	enc := png.Encoder{CompressionLevel: png.BestSpeed}
-	if err := enc.Encode(f, img); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// CreateTemp makes the file private; an exported image is not.
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

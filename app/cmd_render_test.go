@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"cxrview/imaging"
@@ -71,6 +72,33 @@ func TestParseWindow(t *testing.T) {
 		w, err := parseWindow(c.in)
 		if (err == nil) != c.ok || (c.ok && (w.Center != c.c || w.Width != c.w)) {
 			t.Errorf("%q: %+v %v", c.in, w, err)
+		}
+	}
+}
+
+// TestRenderNeverOverwritesItsInput: `cxrview render a.png a.png` (or
+// through a link) refuses, and the image is unchanged.
+func TestRenderNeverOverwritesItsInput(t *testing.T) {
+	dir := t.TempDir()
+	g := image.NewGray(image.Rect(0, 0, 40, 30))
+	for i := range g.Pix {
+		g.Pix[i] = uint8(i)
+	}
+	var b bytes.Buffer
+	png.Encode(&b, g)
+	in := filepath.Join(dir, "a.png")
+	os.WriteFile(in, b.Bytes(), 0o644)
+	link := filepath.Join(dir, "link.png")
+	if err := os.Symlink(in, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{in, link, filepath.Join(dir, ".", "a.png")} {
+		env, _, errb := testEnv(t)
+		if code := Run(context.Background(), env, []string{"render", "--invert", in, out}); code != 1 || !strings.Contains(errb.String(), "would overwrite the image itself") {
+			t.Errorf("render %s over itself: exit %d, %q", out, code, errb)
+		}
+		if now, _ := os.ReadFile(in); !bytes.Equal(now, b.Bytes()) {
+			t.Fatal("the input image was changed")
 		}
 	}
 }

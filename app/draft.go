@@ -115,12 +115,16 @@ type Generation struct {
 	View      *ViewRecord     `json:"view,omitempty"`
 	// InputSHA256 is the hash of the model's input pixels: the provenance
 	// of what the model saw.
-	InputSHA256 string        `json:"input_sha256,omitempty"`
-	Started     time.Time     `json:"started"`
-	Finished    time.Time     `json:"finished,omitzero"` // zero while running, or when cxrview died mid-way
-	Text        string        `json:"text"`
-	Stats       *engine.Stats `json:"stats,omitempty"`
-	Complete    bool          `json:"complete"`
+	InputSHA256 string    `json:"input_sha256,omitempty"`
+	Started     time.Time `json:"started"`
+	// Finished is zero while running. For a generation cxrview did not
+	// live to finish ("interrupted") it is the time of the last change
+	// saved before (Draft.Updated), set when the draft is next opened:
+	// approximate.
+	Finished time.Time     `json:"finished,omitzero"`
+	Text     string        `json:"text"`
+	Stats    *engine.Stats `json:"stats,omitempty"`
+	Complete bool          `json:"complete"`
 	// Stop says why an incomplete text ended: "length" (token limit),
 	// "cancelled" (the user stopped it), "error" (the engine failed, see
 	// Error) or "interrupted" (cxrview ended while it ran).
@@ -157,7 +161,7 @@ type ThreadEntry struct {
 	Answer   string        `json:"answer"`
 	Model    ModelRecord   `json:"model"`
 	Asked    time.Time     `json:"asked"`
-	Answered time.Time     `json:"answered,omitzero"`
+	Answered time.Time     `json:"answered,omitzero"` // for an interrupted answer approximate, as Generation.Finished
 	Complete bool          `json:"complete"`
 	Stop     string        `json:"stop,omitempty"`
 	Error    string        `json:"error,omitempty"`
@@ -302,12 +306,7 @@ func (d *Draft) Labels() []string {
 // Clone returns a deep copy, safe to read while the session changes.
 func (d *Draft) Clone() *Draft {
 	c := *d
-	if d.AI != nil {
-		ai := *d.AI
-		ai.Stats = cloneStats(d.AI.Stats)
-		ai.View = cloneView(d.AI.View)
-		c.AI = &ai
-	}
+	c.AI = cloneGeneration(d.AI)
 	c.Thread = append([]ThreadEntry(nil), d.Thread...)
 	for i := range c.Thread {
 		c.Thread[i].Stats = cloneStats(c.Thread[i].Stats)

@@ -1,6 +1,9 @@
 package app
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -87,11 +90,17 @@ func (f Format) ext() string {
 type ExportOptions struct {
 	// Anonymize leaves out everything that identifies the patient, the
 	// reader or the place in every format: names, IDs, birth date, sex,
-	// age, accession number, dates and times of the study, the file name,
-	// and institution; UIDs are replaced by derived ones (the same study
-	// always gets the same replacement). Text the reader typed into the
-	// report, and text burned into the image pixels, is not changed.
+	// age, accession number, dates and times of the study, the study
+	// description, the file name, and institution; UIDs are replaced by
+	// ones keyed with Secret (the same study always gets the same
+	// replacement). Text the reader typed into the report, and text burned
+	// into the image pixels, is not changed.
 	Anonymize bool
+	// Secret keys the anonymised UIDs and file names (HMAC-SHA-256), so
+	// that they cannot be computed from the real identifiers. Session.Export
+	// and ExportDraft fill it with the installation's AnonymizationSecret;
+	// ExportData refuses to anonymise without it.
+	Secret []byte
 	// Overlays burns corner text (patient, window, status) into the PNG.
 	Overlays bool
 	// View is the window of the PNG and of the PDF thumbnail; nil: the
@@ -153,8 +162,7 @@ func buildReport(f Format, st *Study, d *Draft, o ExportOptions) (*report, error
 	r := &report{
 		Status: status, Labels: d.Labels(), TestModel: d.TestModel(), Text: d.Text,
 		Anonymized: o.Anonymize, Now: now,
-		Modality: m.Modality, ViewPosition: m.ViewPosition, Description: m.StudyDescription,
-		SOPClassUID: m.SOPClassUID,
+		Modality: m.Modality, ViewPosition: m.ViewPosition, SOPClassUID: m.SOPClassUID,
 	}
 	r.Findings, r.Impression = splitSections(d.Text)
 	if d.AI != nil {
@@ -195,13 +203,18 @@ func buildReport(f Format, st *Study, d *Draft, o ExportOptions) (*report, error
 	}
 	r.ViewRecord = recordView(r.View)
 	if o.Anonymize {
+		if len(o.Secret) == 0 {
+			return nil, errNoSecret
+		}
 		for _, u := range []*string{&r.StudyUID, &r.SeriesUID, &r.SOPUID, &r.ReportUID, &r.ReportSeriesUID, &r.DocumentUID, &r.Predecessor} {
 			if *u != "" {
-				*u = derivedUID("anonymize", *u)
+				*u = anonUID(o.Secret, *u)
 			}
 		}
 		return r, nil
 	}
+	// Free text: sites fill it with names and wards (PS3.15 removes it).
+	r.Description = m.StudyDescription
 	r.PatientName, r.PatientID, r.BirthDate = m.PatientName, m.PatientID, m.PatientBirthDate
 	r.Sex, r.Age, r.Accession = m.PatientSex, m.PatientAge, m.AccessionNumber
 	r.StudyDate, r.StudyTime = m.StudyDate, m.StudyTime
@@ -209,16 +222,25 @@ func buildReport(f Format, st *Study, d *Draft, o ExportOptions) (*report, error
 	return r, nil
 }
 
+// errNoSecret is ExportData's answer to an anonymised export without the
+// key its identifiers are made with.
+var errNoSecret = errors.New("anonymising needs the installation's secret (ExportOptions.Secret)")
+
 var (
-	impressionRE = regexp.MustCompile(`(?i)\b(impressions?|conclusions?)\s*:\s*`)
+	// impressionRE matches an "Impression:" heading (group 1) at the
+	// start of a line or of a sentence, not the word inside a sentence
+	// ("no change in impression: ...").
+	impressionRE = regexp.MustCompile(`(?im)(?:^|[.!?][ \t]+)[ \t]*((?:impressions?|conclusions?)[ \t]*:\s*)`)
 	findingsRE   = regexp.MustCompile(`(?i)^\s*findings?\s*:\s*`)
 )
 
-// splitSections cuts a report at its "Impression:" heading; without one
+// splitSections cuts a report at its last "Impression:" heading (a
+// report that quotes an earlier one has its own at the end); without one
 // the whole text is findings.
 func splitSections(text string) (findings, impression string) {
-	if loc := impressionRE.FindStringIndex(text); loc != nil {
-		findings, impression = text[:loc[0]], text[loc[1]:]
+	if all := impressionRE.FindAllStringSubmatchIndex(text, -1); all != nil {
+		loc := all[len(all)-1]
+		findings, impression = text[:loc[2]], text[loc[3]:]
 	} else {
 		findings = text
 	}
@@ -310,10 +332,10 @@ func (r *report) patientFields() [][2]string {
 	}
 	add("Patient", strings.ReplaceAll(r.PatientName, "^", " "))
 	add("Patient ID", r.PatientID)
-	add("Birth date", formatDA(r.BirthDate))
+	add("Birth date", imaging.FormatDA(r.BirthDate))
 	add("Sex", r.Sex)
 	add("Age", r.Age)
-	add("Study date", strings.TrimSpace(formatDA(r.StudyDate)+" "+formatTM(r.StudyTime)))
+	add("Study date", strings.TrimSpace(imaging.FormatDA(r.StudyDate)+" "+imaging.FormatTM(r.StudyTime, false)))
 	add("Accession", r.Accession)
 	add("Study", r.Description)
 	add("Image", strings.TrimSpace(r.Modality+" "+r.ViewPosition))
@@ -324,37 +346,10 @@ func (r *report) patientFields() [][2]string {
 	return out
 }
 
-// formatDA writes a DICOM date YYYYMMDD as YYYY-MM-DD.
-func formatDA(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) == 8 && isDigits(s) {
-		return s[:4] + "-" + s[4:6] + "-" + s[6:]
-	}
-	return s
-}
-
-// formatTM writes a DICOM time HHMMSS.frac as HH:MM.
-func formatTM(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) >= 4 && isDigits(s[:4]) {
-		return s[:2] + ":" + s[2:4]
-	}
-	return s
-}
-
-func isDigits(s string) bool {
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
 // ExportData renders the report of study st with draft d in format f. It
 // refuses an empty report (except as PNG) and a TEST MODEL draft as SR or
 // FHIR; text, Markdown, PDF and PNG exports of a TEST MODEL draft carry
-// "TEST MODEL — not a report" at the top.
+// "TEST MODEL — not a report" at the top. Anonymising needs o.Secret.
 func ExportData(f Format, st *Study, d *Draft, o ExportOptions) ([]byte, error) {
 	r, err := buildReport(f, st, d, o)
 	if err != nil {
@@ -377,15 +372,74 @@ func ExportData(f Format, st *Study, d *Draft, o ExportOptions) ([]byte, error) 
 	return nil, fmt.Errorf("unknown export format %q", f)
 }
 
-// ExportName is the file name an export gets: the source file's name with
-// the format's ending, or, when anonymising, a name derived from the study
-// key that says nothing about the patient.
-func ExportName(f Format, st *Study, o ExportOptions) string {
-	base := strings.TrimSuffix(filepath.Base(st.Path), filepath.Ext(st.Path))
-	if o.Anonymize || base == "" || base == "." {
-		base = "anon-" + textHash("cxrview anonymize " + st.Key)[:12]
+// exportPath is the file an export of st in format f goes to in dir. An
+// anonymised export is named anon-<keyed hash of the study key>: it says
+// nothing about the patient and is the study's own. Otherwise it is the
+// source file's name with the format's ending, unless a file of that name
+// is already there and wrote (the study's audit trail) does not know it:
+// datasets name films alike in every study folder (CheXpert's
+// view1_frontal.jpg, a CD's IM000001), and an export must never replace
+// another film's under a name that suggests the wrong patient. The study
+// then gets <name>-<hash of its key>, which is its own.
+func exportPath(f Format, st *Study, dir string, o ExportOptions, wrote func(path string) bool) string {
+	if o.Anonymize {
+		return filepath.Join(dir, anonName(o.Secret, st.Key)+f.ext())
 	}
-	return base + f.ext()
+	tag := textHash("cxrview export " + st.Key)[:12]
+	base := strings.TrimSuffix(filepath.Base(st.Path), filepath.Ext(st.Path))
+	if base == "" || base == "." || base == string(filepath.Separator) {
+		return filepath.Join(dir, "study-"+tag+f.ext())
+	}
+	path := filepath.Join(dir, base+f.ext())
+	if _, err := os.Lstat(path); err == nil && (wrote == nil || !wrote(path)) {
+		path = filepath.Join(dir, base+"-"+tag+f.ext())
+	}
+	return path
+}
+
+// exportedTo reports whether the audit trail at auditPath, or its lines
+// not yet written (pending), records a successful export to path.
+func exportedTo(auditPath string, pending [][]byte, path string) bool {
+	want := absPath(path)
+	match := func(line []byte) bool {
+		if !bytes.Contains(line, []byte(`"event":"export"`)) {
+			return false // most lines are edits: skip decoding them
+		}
+		var ev AuditEvent
+		return json.Unmarshal(line, &ev) == nil && ev.Event == AuditExport && ev.Error == "" &&
+			ev.Path != "" && absPath(ev.Path) == want
+	}
+	for _, l := range pending {
+		if match(l) {
+			return true
+		}
+	}
+	f, err := os.Open(auditPath)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	for sc.Scan() {
+		if match(sc.Bytes()) {
+			return true
+		}
+	}
+	return false
+}
+
+// withSecret fills o.Secret from the installation when anonymising.
+func withSecret(dirs Dirs, o *ExportOptions) error {
+	if !o.Anonymize || len(o.Secret) > 0 {
+		return nil
+	}
+	secret, err := AnonymizationSecret(dirs)
+	if err != nil {
+		return fmt.Errorf("anonymise: %w", err)
+	}
+	o.Secret = secret
+	return nil
 }
 
 // ExportDraft writes the export of d into dir (created if missing) and
@@ -397,31 +451,35 @@ func ExportDraft(dirs Dirs, f Format, st *Study, d *Draft, dir string, o ExportO
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	path, err := writeExport(f, st, d, dir, o)
-	ev := AuditEvent{Time: o.Now, Event: AuditExport, Key: st.Key, Status: d.Status(), Format: f, Path: path, Anonymized: o.Anonymize}
+	auditPath := AuditPath(dirs, st.Key)
+	var path string
+	err := withSecret(dirs, &o)
+	if err == nil {
+		path, err = writeExport(f, st, d, dir, o, func(p string) bool { return exportedTo(auditPath, nil, p) })
+	}
+	ev := AuditEvent{Time: o.Now, Event: AuditExport, Key: st.Key, Status: d.Status(), Format: f, Path: absPath(path), Anonymized: o.Anonymize}
 	if err != nil {
 		ev.Error = err.Error()
 	}
 	var a auditLog
 	if qerr := a.queue(ev); qerr == nil {
-		if aerr := writeAuditLines(AuditPath(dirs, st.Key), a.pending); aerr != nil && err == nil {
+		if aerr := writeAuditLines(auditPath, a.pending); aerr != nil && err == nil {
 			err = fmt.Errorf("exported %s, but the audit trail could not record it: %w", path, aerr)
 		}
 	}
 	return path, err
 }
 
-// writeExport renders and writes one export atomically.
-func writeExport(f Format, st *Study, d *Draft, dir string, o ExportOptions) (string, error) {
+// writeExport renders and writes one export atomically; wrote says which
+// existing files are the study's own earlier exports (see exportPath).
+func writeExport(f Format, st *Study, d *Draft, dir string, o ExportOptions, wrote func(string) bool) (string, error) {
 	data, err := ExportData(f, st, d, o)
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, ExportName(f, st, o))
-	if abs, err := filepath.Abs(path); err == nil {
-		if src, err := filepath.Abs(st.Path); err == nil && src == abs {
-			return "", fmt.Errorf("export %s: would overwrite the image itself", path)
-		}
+	path := exportPath(f, st, dir, o, wrote)
+	if sameTarget(path, st.Path) {
+		return "", fmt.Errorf("export %s: would overwrite the image itself", path)
 	}
 	if err := WriteFileAtomic(path, data, 0o644); err != nil {
 		return path, fmt.Errorf("export %s to %s: %w", f.Title(), path, rootCause(err))
@@ -457,10 +515,15 @@ func (s *Session) Export(f Format, dir string, o ExportOptions) (string, error) 
 	}
 	s.auditEditsLocked()
 	d := s.d.Clone()
+	pending := append([][]byte(nil), s.audit.pending...)
 	s.mu.Unlock()
-	path, err := writeExport(f, s.study, d, dir, o)
+	var path string
+	err := withSecret(s.dirs, &o)
+	if err == nil {
+		path, err = writeExport(f, s.study, d, dir, o, func(p string) bool { return exportedTo(s.audit.path, pending, p) })
+	}
 	s.mu.Lock()
-	ev := AuditEvent{Event: AuditExport, Format: f, Path: path, Anonymized: o.Anonymize}
+	ev := AuditEvent{Event: AuditExport, Format: f, Path: absPath(path), Anonymized: o.Anonymize}
 	if err != nil {
 		ev.Error = err.Error()
 	}

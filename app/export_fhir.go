@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"cxrview/imaging"
 )
 
 // FHIR R4 DiagnosticReport, only the elements cxrview fills.
@@ -71,7 +73,8 @@ type (
 //   - imagingStudy: the Study Instance UID as an identifier reference, when
 //     the film has one (not for PNG or JPEG);
 //   - conclusion: the impression, else the whole text, prefixed with the
-//     draft's labels while unsigned;
+//     status line and labels (as the other formats print them) while
+//     unsigned;
 //   - presentedForm: the plain-text export (status, labels, disclaimer
 //     included), base64;
 //   - meta.security: AIAST ("artificial intelligence asserted") while the
@@ -105,7 +108,7 @@ func (r *report) fhir() ([]byte, error) {
 			}
 			dr.Subject = ref
 		}
-		if d := formatDA(dicomDA(r.StudyDate)); d != "" {
+		if d := imaging.FormatDA(dicomDA(r.StudyDate)); d != "" {
 			dr.EffectiveDateTime = d
 		}
 		issued := r.Now
@@ -130,9 +133,10 @@ func (r *report) fhir() ([]byte, error) {
 		concl = strings.TrimSpace(r.Text)
 	}
 	if r.Signed == nil {
-		if ls := r.Labels; len(ls) > 0 {
-			concl = "[" + strings.Join(ls, "; ") + "] " + concl
-		}
+		// The status line and labels of the other formats: they respect
+		// anonymising, where the draft's own labels name the reader.
+		ls := append([]string{r.statusLine()}, r.headerLabels()...)
+		concl = "[" + strings.Join(ls, "; ") + "] " + concl
 	}
 	dr.Conclusion = concl
 	att := fhirAttachment{

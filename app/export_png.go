@@ -14,10 +14,12 @@ import (
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
 	"golang.org/x/text/unicode/norm"
+
+	"cxrview/imaging"
 )
 
 // png renders the PNG export: the film at full resolution through the
-// view. With overlays, corner text is burned in: patient and study (top
+// view (colour images in colour, as the viewer shows them). With overlays, corner text is burned in: patient and study (top
 // left; "ANONYMISED" instead when anonymising), the window and view (top
 // right), the status and the AI and TEST MODEL labels (bottom left). The
 // text is drawn with the 7×13 bitmap font of golang.org/x/image/font/
@@ -28,11 +30,14 @@ import (
 // the film itself by the modality cannot be removed by anonymising.
 func (r *report) png(st *Study, overlays bool) ([]byte, error) {
 	var img image.Image
-	if overlays {
+	switch {
+	case overlays:
 		rgba := st.Image.RenderRGBA(r.View)
 		r.drawOverlays(rgba)
 		img = rgba
-	} else {
+	case st.Image.Samples == 3:
+		img = st.Image.RenderRGBA(r.View) // colour stays colour
+	default:
 		img = st.Image.Render(r.View)
 	}
 	// BestSpeed: 0.1 s instead of 0.7 s for a 2140×1760 film, for a file
@@ -68,8 +73,8 @@ func (r *report) drawOverlays(dst *image.RGBA) {
 	} else {
 		add(&tl, strings.ReplaceAll(r.PatientName, "^", " "), overlayWhite)
 		add(&tl, r.PatientID, overlayWhite)
-		add(&tl, strings.TrimSpace(formatDA(r.BirthDate)+" "+r.Sex+" "+r.Age), overlayWhite)
-		add(&tl, strings.TrimSpace(formatDA(r.StudyDate)+" "+formatTM(r.StudyTime)), overlayWhite)
+		add(&tl, strings.TrimSpace(imaging.FormatDA(r.BirthDate)+" "+r.Sex+" "+r.Age), overlayWhite)
+		add(&tl, strings.TrimSpace(imaging.FormatDA(r.StudyDate)+" "+imaging.FormatTM(r.StudyTime, false)), overlayWhite)
 		if r.Accession != "" {
 			add(&tl, "Acc "+r.Accession, overlayWhite)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
 	"image/png"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -620,76 +622,273 @@ func rgba(t *testing.T, img image.Image) *image.RGBA {
 	return r
 }
 
+// TestExportAnonymize exports a report in every status and every format,
+// anonymised, and looks for anything that identifies the patient, the
+// study, the reader or a date in the files (and in what pdftotext,
+// dsrdump and the FHIR presentedForm show).
 func TestExportAnonymize(t *testing.T) {
 	pdftotext := imagingtest.RequireTool(t, "pdftotext", "poppler-utils")
+	for _, status := range []Status{StatusAIDraft, StatusEdited, StatusFinal, StatusAmending, StatusAmended} {
+		t.Run(string(status), func(t *testing.T) {
+			st := crStudy(t)
+			st.Meta.PatientName = "Müller^Jörg"
+			st.Meta.PatientID = "PID-778899"
+			st.Meta.PatientBirthDate = "19580312"
+			st.Meta.AccessionNumber = "ACC12345"
+			c := newManualClock()
+			signed := status == StatusFinal || status == StatusAmending || status == StatusAmended
+			s, d := reportSession(t, st, c, signed)
+			switch status {
+			case StatusEdited:
+				s.SetText(reportPieces + " Seen by the reader.")
+			case StatusAmending, StatusAmended:
+				s.SetText(reportPieces + " Addendum.")
+				if status == StatusAmended {
+					c.Advance(time.Hour)
+					if _, err := s.Sign("Dr. Bea Second"); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if s.Status() != status {
+				t.Fatalf("status %s, want %s", s.Status(), status)
+			}
+			// Exported two days later: the export date may appear (SR
+			// content date), the study's and the report's dates may not.
+			c.Advance(48*time.Hour + 7*time.Minute)
+			dr := s.Draft()
+			secrets := []string{"Müller", "Jörg", "Muller", "PID-778899", "19580312", "1958-03-12", "ACC12345", "COVID-19-AR",
+				st.Meta.StudyInstanceUID, st.Meta.SeriesInstanceUID, st.Meta.SOPInstanceUID, "20120115", "2012-01-15",
+				"213247", "21:32", st.Meta.StudyDescription, "XR CHEST",
+				"Identifiable", "Second", "4.dcm", dr.ReportUID, dr.SeriesUID,
+				// The generation and every signature happened on 28 November.
+				"20261128", "2026-11-28", "09:30", "09:33", "10:33"}
+			for _, sig := range dr.Signatures {
+				secrets = append(secrets, sig.DocumentUID, sig.Reader)
+			}
+			// The replacements are not the plain hashes anyone holding the
+			// real UIDs could compute.
+			for _, u := range []string{st.Meta.StudyInstanceUID, st.Meta.SeriesInstanceUID, st.Meta.SOPInstanceUID, dr.ReportUID} {
+				secrets = append(secrets, derivedUID("anonymize", u))
+			}
+			out := t.TempDir()
+			for _, f := range Formats() {
+				path, err := s.Export(f, out, ExportOptions{Anonymize: true, Overlays: true})
+				if err != nil {
+					t.Fatalf("%s: %v", f, err)
+				}
+				if !strings.HasPrefix(filepath.Base(path), "anon-") {
+					t.Errorf("file name %s", path)
+				}
+				b, _ := os.ReadFile(path)
+				texts := map[string]string{"raw": string(b)}
+				switch f {
+				case FormatPDF:
+					txt, err := exec.Command(pdftotext, path, "-").CombinedOutput()
+					if err != nil {
+						t.Fatal(err)
+					}
+					texts["pdftotext"] = string(txt)
+				case FormatFHIR:
+					var r map[string]any
+					json.Unmarshal(b, &r)
+					data, _ := base64.StdEncoding.DecodeString(r["presentedForm"].([]any)[0].(map[string]any)["data"].(string))
+					texts["presentedForm"] = string(data)
+					for _, k := range []string{"subject", "issued", "effectiveDateTime"} {
+						if _, ok := r[k]; ok {
+							t.Errorf("anonymised FHIR has %s", k)
+						}
+					}
+					if concl, _ := r["conclusion"].(string); !signed || status == StatusAmending {
+						if !strings.Contains(concl, "PRELIMINARY") {
+							t.Errorf("unsigned FHIR conclusion without its status: %q", concl)
+						}
+					}
+				case FormatSR:
+					dciodvfy(t, path)
+					texts["dsrdump"] = dsrdump(t, path)
+					v := dicomValues(t, path)
+					if first(v, "0012,0062") != "YES" {
+						t.Error("Patient Identity Removed is not YES")
+					}
+				}
+				for where, text := range texts {
+					for _, secret := range secrets {
+						if secret != "" && strings.Contains(text, secret) {
+							t.Errorf("%s (%s) contains %q", f, where, secret)
+						}
+					}
+				}
+				if f != FormatPNG && !strings.Contains(texts["raw"]+texts["pdftotext"]+texts["presentedForm"], "anonymised") &&
+					!strings.Contains(texts["raw"], "YES") {
+					t.Errorf("%s does not say it is anonymised", f)
+				}
+			}
+			// The audit trail (private, per user) records the exports as anonymised.
+			evs, _ := ReadAudit(d, st.Key)
+			n := 0
+			for _, e := range evs {
+				if e.Event == AuditExport && e.Anonymized {
+					n++
+				}
+			}
+			if n != len(Formats()) {
+				t.Errorf("%d anonymised exports in the audit trail, want %d", n, len(Formats()))
+			}
+		})
+	}
+}
+
+// TestAnonymizedIdentifiersKeyed: anonymised UIDs and file names are keyed
+// with the installation's secret: the same on one installation, export
+// after export; different with another secret; never the plain hash.
+func TestAnonymizedIdentifiersKeyed(t *testing.T) {
 	st := crStudy(t)
-	st.Meta.PatientName = "Müller^Jörg"
-	st.Meta.PatientID = "PID-778899"
-	st.Meta.PatientBirthDate = "19580312"
-	st.Meta.AccessionNumber = "ACC12345"
 	c := newManualClock()
-	s, d := reportSession(t, st, c, true)
-	secrets := []string{"Müller", "Jörg", "Muller", "PID-778899", "19580312", "1958-03-12", "ACC12345", "COVID-19-AR",
-		st.Meta.StudyInstanceUID, st.Meta.SeriesInstanceUID, st.Meta.SOPInstanceUID, "20120115", "2012-01-15",
-		"Identifiable", "4.dcm", s.Draft().ReportUID, s.Draft().SeriesUID, s.Draft().Signatures[0].DocumentUID}
-	out := t.TempDir()
-	for _, f := range Formats() {
-		path, err := s.Export(f, out, ExportOptions{Anonymize: true, Overlays: true})
+	s, d := reportSession(t, st, c, false)
+	export := func(d Dirs) (name, reportUID, studyUID string) {
+		t.Helper()
+		path, err := ExportDraft(d, FormatFHIR, st, s.Draft(), t.TempDir(), ExportOptions{Anonymize: true})
 		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		if strings.Contains(filepath.Base(path), "4") && !strings.HasPrefix(filepath.Base(path), "anon-") {
-			t.Errorf("file name %s", path)
+			t.Fatal(err)
 		}
 		b, _ := os.ReadFile(path)
-		texts := map[string]string{"raw": string(b)}
-		switch f {
-		case FormatPDF:
-			txt, err := exec.Command(pdftotext, path, "-").CombinedOutput()
-			if err != nil {
-				t.Fatal(err)
-			}
-			texts["pdftotext"] = string(txt)
-		case FormatFHIR:
-			var r map[string]any
-			json.Unmarshal(b, &r)
-			data, _ := base64.StdEncoding.DecodeString(r["presentedForm"].([]any)[0].(map[string]any)["data"].(string))
-			texts["presentedForm"] = string(data)
-			for _, k := range []string{"subject", "issued", "effectiveDateTime"} {
-				if _, ok := r[k]; ok {
-					t.Errorf("anonymised FHIR has %s", k)
-				}
-			}
-		case FormatSR:
-			dciodvfy(t, path)
-			texts["dsrdump"] = dsrdump(t, path)
-			v := dicomValues(t, path)
-			if first(v, "0012,0062") != "YES" {
-				t.Error("Patient Identity Removed is not YES")
-			}
+		var r struct {
+			Identifier   []struct{ Value string }
+			ImagingStudy []struct{ Identifier struct{ Value string } }
 		}
-		for where, text := range texts {
-			for _, secret := range secrets {
-				if secret != "" && strings.Contains(text, secret) {
-					t.Errorf("%s (%s) contains %q", f, where, secret)
-				}
-			}
+		if err := json.Unmarshal(b, &r); err != nil || len(r.Identifier) != 1 || len(r.ImagingStudy) != 1 {
+			t.Fatalf("%v: %s", err, b)
 		}
-		if f != FormatPNG && !strings.Contains(texts["raw"]+texts["pdftotext"]+texts["presentedForm"], "anonymised") &&
-			!strings.Contains(texts["raw"], "YES") {
-			t.Errorf("%s does not say it is anonymised", f)
+		return filepath.Base(path), r.Identifier[0].Value, r.ImagingStudy[0].Identifier.Value
+	}
+	n1, r1, s1 := export(d)
+	n2, r2, s2 := export(d)
+	if n1 != n2 || r1 != r2 || s1 != s2 {
+		t.Errorf("two exports on one installation differ: %s %s %s / %s %s %s", n1, r1, s1, n2, r2, s2)
+	}
+	if s1 == "urn:oid:"+st.Meta.StudyInstanceUID || s1 == "urn:oid:"+derivedUID("anonymize", st.Meta.StudyInstanceUID) {
+		t.Errorf("study UID %s is the real one or its plain hash", s1)
+	}
+	key := filepath.Join(d.Config, "anonymize.key")
+	fi, err := os.Stat(key)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file: %v %v", err, fi)
+	}
+	other := testDirs(t)
+	n3, r3, s3 := export(other)
+	if n3 == n1 || r3 == r1 || s3 == s1 {
+		t.Errorf("another installation's secret gives the same identifiers: %s %s %s", n3, r3, s3)
+	}
+	if !strings.HasPrefix(s3, "urn:oid:2.25.") || len(s3) > len("urn:oid:")+64 {
+		t.Errorf("replacement UID %q", s3)
+	}
+	// A damaged secret is never replaced: the export fails, naming it.
+	os.WriteFile(key, []byte("not hex\n"), 0o600)
+	_, err = ExportDraft(d, FormatText, st, s.Draft(), t.TempDir(), ExportOptions{Anonymize: true})
+	if err == nil || !strings.Contains(err.Error(), key) {
+		t.Errorf("damaged secret: %v", err)
+	}
+	if b, _ := os.ReadFile(key); string(b) != "not hex\n" {
+		t.Errorf("the damaged secret was replaced")
+	}
+	// Many exporters at once on a new installation agree on one secret.
+	fresh := testDirs(t)
+	var wg sync.WaitGroup
+	secrets := make([][]byte, 8)
+	for i := range secrets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			secrets[i], _ = AnonymizationSecret(fresh)
+		}()
+	}
+	wg.Wait()
+	for i := range secrets {
+		if len(secrets[i]) != 32 || !bytes.Equal(secrets[i], secrets[0]) {
+			t.Fatalf("concurrent first use gave different secrets: %x vs %x", secrets[i], secrets[0])
 		}
 	}
-	// The audit trail (private, per user) records the exports as anonymised.
-	evs, _ := ReadAudit(d, st.Key)
-	n := 0
-	for _, e := range evs {
-		if e.Event == AuditExport && e.Anonymized {
-			n++
+	// ExportData cannot anonymise without one.
+	if _, err := ExportData(FormatText, st, s.Draft(), ExportOptions{Anonymize: true}); err == nil {
+		t.Error("ExportData anonymised without a secret")
+	}
+}
+
+// TestExportSameBaseName: two films with one file name (CheXpert's
+// view1_frontal.jpg in every study folder) exported into one folder in a
+// batch get two files, each with its own report; exporting again writes
+// the same two files.
+func TestExportSameBaseName(t *testing.T) {
+	d := testDirs(t)
+	var films []string
+	for i, text := range []string{"Findings: first patient.", "Findings: second patient."} {
+		dir := filepath.Join(t.TempDir(), fmt.Sprintf("study%d", i+1))
+		os.MkdirAll(dir, 0o755)
+		g := image.NewGray(image.Rect(0, 0, 64, 48))
+		for j := range g.Pix {
+			g.Pix[j] = uint8(j * (i + 3)) // different content, different key
+		}
+		var b bytes.Buffer
+		png.Encode(&b, g)
+		film := filepath.Join(dir, "view1_frontal.png")
+		os.WriteFile(film, b.Bytes(), 0o644)
+		st, err := OpenStudy(film)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := openTest(t, d, st, newManualClock())
+		s.SetText(text)
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		films = append(films, film)
+	}
+	out := t.TempDir()
+	run := func() []string {
+		var o, e bytes.Buffer
+		env := &Env{Stdout: &o, Stderr: &e, Dirs: d}
+		if code := Run(context.Background(), env, append([]string{"export", "--format", "txt,md", "--out", out}, films...)); code != 0 {
+			t.Fatalf("exit %d: %s", code, e.String())
+		}
+		return strings.Fields(o.String())
+	}
+	paths := run()
+	if len(paths) != 4 {
+		t.Fatalf("paths %q", paths)
+	}
+	seen := map[string]bool{}
+	for i, p := range paths {
+		if seen[p] {
+			t.Fatalf("%s written twice in one batch: %q", p, paths)
+		}
+		seen[p] = true
+		b, _ := os.ReadFile(p)
+		want := []string{"first patient", "second patient"}[i/2]
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s does not hold its own report (%q):\n%s", p, want, b)
 		}
 	}
-	if n != len(Formats()) {
-		t.Errorf("%d anonymised exports in the audit trail, want %d", n, len(Formats()))
+	if filepath.Base(paths[0]) != "view1_frontal.report.txt" || !strings.HasPrefix(filepath.Base(paths[2]), "view1_frontal-") {
+		t.Errorf("names %q", paths)
+	}
+	if again := run(); strings.Join(again, " ") != strings.Join(paths, " ") {
+		t.Errorf("exporting again wrote %q, first %q", again, paths)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 4 {
+		t.Errorf("%d files in the folder, want 4", len(entries))
+	}
+	// A file of that name the study did not write is not replaced.
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "view1_frontal.report.txt"), []byte("someone else's"), 0o644)
+	st, _ := OpenStudy(films[0])
+	dr, _ := LoadDraft(d, st.Key)
+	p, err := ExportDraft(d, FormatText, st, dr, other, ExportOptions{})
+	if err != nil || filepath.Base(p) == "view1_frontal.report.txt" {
+		t.Errorf("export over a foreign file: %s %v", p, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(other, "view1_frontal.report.txt")); string(b) != "someone else's" {
+		t.Error("a file the study did not write was replaced")
 	}
 }
 
@@ -801,5 +1000,99 @@ func TestExportCommand(t *testing.T) {
 	os.WriteFile(bad, []byte("hello"), 0o644)
 	if code, _, stderr := run("export", "--out", out, bad); code != 1 || !strings.Contains(stderr, bad) || strings.Count(stderr, "\n") != 1 {
 		t.Errorf("bad file: %d %q", code, stderr)
+	}
+}
+
+// TestExportPNGColour: a colour film is exported in colour, without
+// overlays as with them.
+func TestExportPNGColour(t *testing.T) {
+	rgb := image.NewRGBA(image.Rect(0, 0, 60, 40))
+	for i := 0; i < len(rgb.Pix); i += 4 {
+		rgb.Pix[i], rgb.Pix[i+1], rgb.Pix[i+2], rgb.Pix[i+3] = uint8(i), 200, uint8(255-i%256), 255
+	}
+	var b bytes.Buffer
+	png.Encode(&b, rgb)
+	path := filepath.Join(t.TempDir(), "colour.png")
+	os.WriteFile(path, b.Bytes(), 0o644)
+	st, err := OpenStudy(path)
+	if err != nil || st.Image.Samples != 3 {
+		t.Fatalf("%v, %d samples", err, st.Image.Samples)
+	}
+	s, _ := openTest(t, testDirs(t), st, newManualClock())
+	_, out := exportOne(t, s, FormatPNG, ExportOptions{})
+	img, err := png.Decode(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := st.Image.RenderRGBA(st.DefaultView())
+	for y := range 40 {
+		for x := range 60 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			w := want.RGBAAt(x, y)
+			if uint8(r>>8) != w.R || uint8(g>>8) != w.G || uint8(bl>>8) != w.B {
+				t.Fatalf("pixel %d,%d: %d %d %d, want %v (the colour was lost)", x, y, r>>8, g>>8, bl>>8, w)
+			}
+		}
+	}
+}
+
+func TestSplitSections(t *testing.T) {
+	for _, c := range []struct{ text, findings, impression string }{
+		{"Findings: Clear lungs.\nImpression: Normal.", "Clear lungs.", "Normal."},
+		{"Clear lungs. Impression: Normal.", "Clear lungs.", "Normal."},
+		{"No change in impression: the nodule is stable.", "No change in impression: the nodule is stable.", ""},
+		{"Findings: as before.\nPrior impression: pneumonia.\nIMPRESSION: Resolved pneumonia.", "as before.\nPrior impression: pneumonia.", "Resolved pneumonia."},
+		{"Findings: x.\nImpression: first.\nAddendum.\nImpression: second.", "x.\nImpression: first.\nAddendum.", "second."},
+		{"  Conclusion : Normal heart.", "", "Normal heart."},
+		{"Heart normal.", "Heart normal.", ""},
+	} {
+		f, i := splitSections(c.text)
+		if f != c.findings || i != c.impression {
+			t.Errorf("%q: findings %q, impression %q; want %q, %q", c.text, f, i, c.findings, c.impression)
+		}
+	}
+}
+
+// TestReportBatchSameBaseName: `cxrview report --format md --out OUT
+// dataset/` over a dataset whose studies all name their film
+// view1_frontal.png writes one file per film, each recorded in its own
+// study's audit trail.
+func TestReportBatchSameBaseName(t *testing.T) {
+	t.Setenv("CXRVIEW_ENGINE", apptest.EngineBinary(t))
+	env, stdout, errb := testEnv(t)
+	text, mmproj := tinyPair(t, "tiny")
+	dataset := t.TempDir()
+	var films []string
+	for i := range 3 {
+		dir := filepath.Join(dataset, fmt.Sprintf("patient%d", i), "study1")
+		os.MkdirAll(dir, 0o755)
+		g := image.NewGray(image.Rect(0, 0, 48, 48))
+		for j := range g.Pix {
+			g.Pix[j] = uint8(j * (i + 2))
+		}
+		var b bytes.Buffer
+		png.Encode(&b, g)
+		film := filepath.Join(dir, "view1_frontal.png")
+		os.WriteFile(film, b.Bytes(), 0o644)
+		films = append(films, film)
+	}
+	out := t.TempDir()
+	if code := run(t, env, "report", "--text", text, "--mmproj", mmproj, "--max-tokens", "4", "--format", "md", "--out", out, dataset); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	paths := strings.Fields(stdout.String())
+	entries, _ := os.ReadDir(out)
+	if len(paths) != 3 || len(entries) != 3 {
+		t.Fatalf("printed %q, %d files in the folder; want 3 of each", paths, len(entries))
+	}
+	for i, film := range films {
+		st, err := OpenStudy(film)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, _ := ReadAudit(env.Dirs, st.Key)
+		if n := len(evs); n == 0 || evs[n-1].Event != AuditExport || evs[n-1].Path != paths[i] {
+			t.Errorf("%s: audit trail does not record %s: %+v", film, paths[i], evs)
+		}
 	}
 }

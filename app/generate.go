@@ -51,9 +51,12 @@ var ErrNoText = errors.New("the model produced no text")
 // kept exactly as produced, with the model, prompt, sampling, input hash
 // and statistics, in the draft and in the audit trail.
 //
-// When the model stops early (Stop pressed, token limit, engine crash) the
-// partial text stays in the draft, marked incomplete, and the error says
-// what happened; cancelling ctx gives an error matching context.Canceled.
+// When the user stops it (cancelling ctx: the error matches
+// context.Canceled) or it reaches the token limit, the partial text stays
+// in the draft, marked incomplete. When the model fails (an engine error
+// or crash) after replacing a draft, that draft comes back as it was —
+// text, AI draft and thread — and the fragment is kept in the audit trail
+// only; with no draft before it, the fragment stays, marked incomplete.
 // When it fails before writing anything the draft is left as it was.
 func (s *Session) Generate(ctx context.Context, eng engine.Engine, model engine.ModelInfo, opts GenerateOptions, progress func(Progress)) (*Generation, error) {
 	preset := opts.Preset
@@ -106,6 +109,10 @@ func (s *Session) Generate(ctx context.Context, eng engine.Engine, model engine.
 	req := engine.Request{Image: in.img, Turns: []engine.Turn{{User: question}}, Sampling: opts.Sampling, MaxTokens: gen.MaxTokens}
 
 	started, done, tokens := false, false, 0
+	// What the first piece replaces, to come back if the model fails.
+	var prevText string
+	var prevAI *Generation
+	var prevThread []ThreadEntry
 	onPiece := func(p engine.Piece) {
 		s.mu.Lock()
 		if done {
@@ -118,6 +125,7 @@ func (s *Session) Generate(ctx context.Context, eng engine.Engine, model engine.
 			if s.d.Text != "" && (s.d.AI == nil || s.d.Text != s.d.AI.Text) {
 				s.queueLocked(AuditEvent{Event: AuditReplace, Text: s.d.Text})
 			}
+			prevText, prevAI, prevThread = s.d.Text, s.d.AI, s.d.Thread
 			s.d.AI = gen
 			s.d.Thread = nil
 		}
@@ -138,16 +146,26 @@ func (s *Session) Generate(ctx context.Context, eng engine.Engine, model engine.
 	gen.Finished = s.clock.Now()
 	gen.Stats = keepStats(stats)
 	finish(ctx, &gen.Complete, &gen.Stop, &gen.Error, stats, gerr)
+	restored := started && gen.Stop == "error" && strings.TrimSpace(prevText) != ""
 	if started {
 		s.audited = s.d.Text
 		s.changedLocked()
 	}
 	s.busy = ""
 	s.queueLocked(AuditEvent{Event: AuditGenerate, Generation: cloneGeneration(gen)})
+	if restored {
+		s.d.Text, s.d.AI, s.d.Thread = prevText, prevAI, prevThread
+		s.audited = prevText
+		s.queueLocked(AuditEvent{Event: AuditRestore, Text: prevText})
+		s.changedLocked()
+	}
 	out := cloneGeneration(gen)
 	s.mu.Unlock()
 	s.Flush() // the generation is on disk before the caller hears of it; failures reach OnSave and Err
 
+	if restored {
+		return out, fmt.Errorf("%s failed after %d tokens: %w; the previous draft is kept (the partial text is in the audit trail)", model.Name, tokens, gerr)
+	}
 	return out, runError(ctx, model.Name, started, tokens, gerr)
 }
 
@@ -296,6 +314,11 @@ func modelRecord(m engine.ModelInfo, o GenerateOptions) ModelRecord {
 		Backend: m.Backend, General: m.General, TestModel: m.TestModel}
 }
 
+// maxAspect bounds the aspect ratio of images sent to the model: the input
+// is the centre square of the film, which for a strip (a scanned ruler, a
+// corrupt header) shows almost nothing.
+const maxAspect = 10
+
 // modelInput renders the study through view and prepares the model's
 // square input, reusing the last one when nothing changed (follow-up
 // questions send the same image again).
@@ -310,6 +333,9 @@ func (s *Session) modelInput(view imaging.View, size int) (*modelInput, error) {
 		return in, nil
 	}
 	s.mu.Unlock()
+	if w, h := s.study.Image.Width, s.study.Image.Height; max(w, h) > maxAspect*min(w, h) {
+		return nil, fmt.Errorf("the image is %d×%d pixels, more than %d times longer than wide: the model reads chest films, which are about square", w, h, maxAspect)
+	}
 	g := imaging.PrepareModelInput(s.study.Image.Render(view), size)
 	sum := sha256.Sum256(g.Pix)
 	in := &modelInput{view: rec, size: size, img: g, hash: hex.EncodeToString(sum[:])}

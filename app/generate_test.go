@@ -1,9 +1,13 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"image"
+	"image/png"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -347,4 +351,106 @@ func hasPrefix(list []string, prefix string) bool {
 		}
 	}
 	return false
+}
+
+// TestRegenerateFailureKeepsDraft: a new AI draft that fails mid-way (the
+// engine crashes) gives the previous draft back — edited text, AI draft
+// and thread — and keeps the fragment in the audit trail; Stop keeps the
+// partial text, marked incomplete (the user chose to stop it).
+func TestRegenerateFailureKeepsDraft(t *testing.T) {
+	pieces := splitPieces(reportPieces)
+	for _, tc := range []struct {
+		name    string
+		setup   func(*fakeEngine)
+		restore bool
+	}{
+		{"engine error", func(e *fakeEngine) { e.failAfter, e.failErr = 4, engine.ErrEngineCrashed }, true},
+		{"engine panic", func(e *fakeEngine) { e.panicAfter = 3 }, true},
+		{"user stops", func(e *fakeEngine) { e.cancelAfter = 3 }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, st, c := testDirs(t), pngStudy(t), newManualClock()
+			s, _ := openTest(t, d, st, c)
+			if _, err := s.Generate(context.Background(), newFakeEngine(pieces...), cxrModel, GenerateOptions{}, nil); err != nil {
+				t.Fatal(err)
+			}
+			edited := reportPieces + "\nReader: agree."
+			s.SetText(edited)
+			eng := newFakeEngine("No", " effusion.")
+			if _, err := s.Ask(context.Background(), eng, cxrModel, "Effusion?", GenerateOptions{}, nil); err != nil {
+				t.Fatal(err)
+			}
+			before := s.Draft()
+
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			eng = newFakeEngine(splitPieces("Findings: A different report that breaks off.")...)
+			eng.cancel = cancel
+			tc.setup(eng)
+			gen, err := s.Generate(ctx, eng, cxrModel, GenerateOptions{Replace: true}, nil)
+			if err == nil || gen == nil || gen.Complete || gen.Text == "" {
+				t.Fatalf("error %v, generation %+v", err, gen)
+			}
+			after := s.Draft()
+			saved, _ := LoadDraft(d, st.Key)
+			if !tc.restore {
+				if after.Text != gen.Text || after.AI.Stop != "cancelled" || len(after.Thread) != 0 || saved.Text != gen.Text {
+					t.Errorf("after Stop: text %q, AI %+v, thread %d", after.Text, after.AI, len(after.Thread))
+				}
+				return
+			}
+			if !strings.Contains(err.Error(), "previous draft is kept") || !errors.Is(err, engine.ErrEngineCrashed) {
+				t.Errorf("error %v", err)
+			}
+			if after.Text != edited || after.AI == nil || after.AI.Text != before.AI.Text || !after.AI.Complete ||
+				len(after.Thread) != 1 || after.Thread[0].Answer != "No effusion." || after.Status() != StatusEdited {
+				t.Errorf("previous draft not restored: text %q, AI %+v, thread %+v", after.Text, after.AI, after.Thread)
+			}
+			if saved == nil || saved.Text != edited || saved.AI.Text != before.AI.Text || len(saved.Thread) != 1 {
+				t.Errorf("saved draft: %+v", saved)
+			}
+			evs, _ := ReadAudit(d, st.Key)
+			var kinds []string
+			for _, e := range evs {
+				kinds = append(kinds, e.Event)
+			}
+			n := len(evs)
+			if n < 3 || strings.Join(kinds[n-3:], " ") != "replace generate restore" ||
+				evs[n-3].Text != edited || evs[n-2].Generation.Text != gen.Text || evs[n-2].Generation.Stop != "error" ||
+				evs[n-1].Text != edited || evs[n-1].Status != StatusEdited {
+				t.Errorf("audit trail %q", kinds)
+			}
+			// Edits after the restore are diffs from the restored text.
+			s.SetText(edited + " More.")
+			s.Flush()
+			evs, _ = ReadAudit(d, st.Key)
+			if last := evs[len(evs)-1]; last.Event != AuditEdit {
+				t.Fatalf("last event %+v", last)
+			} else if got, err := Patch(edited, last.Diff); err != nil || got != edited+" More." {
+				t.Errorf("edit after restore replays to %q (%v)", got, err)
+			}
+		})
+	}
+}
+
+// TestModelInputAspectRatio: a strip far from square is refused with its
+// size named; the draft is unchanged.
+func TestModelInputAspectRatio(t *testing.T) {
+	g := image.NewGray(image.Rect(0, 0, 4000, 100))
+	path := filepath.Join(t.TempDir(), "strip.png")
+	var b bytes.Buffer
+	png.Encode(&b, g)
+	os.WriteFile(path, b.Bytes(), 0o644)
+	st, err := OpenStudy(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := openTest(t, testDirs(t), st, newManualClock())
+	_, err = s.Generate(context.Background(), newFakeEngine("x"), cxrModel, GenerateOptions{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "4000×100") {
+		t.Errorf("strip: %v", err)
+	}
+	if s.Text() != "" || s.Busy() {
+		t.Errorf("draft %q, busy %v", s.Text(), s.Busy())
+	}
 }

@@ -40,16 +40,39 @@ var (
 // session keeps everything in memory and tries again at the next change
 // and every RetryDelay, so the user loses nothing while they free space.
 type SaveError struct {
+	// Path is the draft file when it could not be written, else the
+	// audit trail.
 	Path string
-	Err  error
+	// Err is the draft's write error, else the audit trail's.
+	Err error
+	// AuditPath and AuditErr are the audit trail's failure when the
+	// draft failed too.
+	AuditPath string
+	AuditErr  error
+	// AuditOnly is set when only the audit trail failed (Path and Err
+	// are then its own): the draft is not affected.
+	AuditOnly bool
 }
 
 func (e *SaveError) Error() string {
-	return fmt.Sprintf("draft not saved: %s: %v; the text stays in memory and cxrview keeps trying", e.Path, rootCause(e.Err))
+	if e.AuditOnly {
+		return fmt.Sprintf("audit trail not saved: %s: %v; the draft is not affected, the audit lines stay in memory and cxrview keeps trying",
+			e.Path, rootCause(e.Err))
+	}
+	s := fmt.Sprintf("draft not saved: %s: %v", e.Path, rootCause(e.Err))
+	if e.AuditErr != nil {
+		s += fmt.Sprintf("; audit trail not saved either: %s: %v", e.AuditPath, rootCause(e.AuditErr))
+	}
+	return s + "; the text stays in memory and cxrview keeps trying"
 }
 
-// Unwrap returns the write error (errors.Is(err, syscall.ENOSPC) works).
-func (e *SaveError) Unwrap() error { return e.Err }
+// Unwrap returns the write errors (errors.Is(err, syscall.ENOSPC) works).
+func (e *SaveError) Unwrap() []error {
+	if e.AuditErr != nil {
+		return []error{e.Err, e.AuditErr}
+	}
+	return []error{e.Err}
+}
 
 // SessionOptions tune a Session; the zero value is right for the viewer.
 type SessionOptions struct {
@@ -92,6 +115,9 @@ type Session struct {
 
 	busy  string // "generate" or "ask" while the model runs
 	input *modelInput
+	// warning is set when the draft was written for a file whose content
+	// differs from the study's.
+	warning string
 }
 
 type modelInput struct {
@@ -126,7 +152,16 @@ func OpenSession(d Dirs, st *Study, o SessionOptions) (*Session, error) {
 	switch {
 	case err == nil:
 		s.d = dr
-		s.d.Source.Path = st.Path // the file may have moved; the key is what matters
+		if h := dr.Source.ContentHash; h != "" && st.Meta.ContentHash != "" && h != st.Meta.ContentHash {
+			// Same SOP Instance UID, other bytes: a re-encoded copy
+			// (lossy, another transfer syntax) or another image with a
+			// reused UID. The source stays the draft's: it says what the
+			// draft was written for.
+			s.warning = fmt.Sprintf("this draft was written for %s, whose content differs from %s (same SOP Instance UID): check that it is the same image",
+				dr.Source.Path, st.Path)
+		} else {
+			s.d.Source.Path = st.Path // the file may have moved; the key is what matters
+		}
 	case errors.Is(err, ErrNoDraft):
 		s.d = newDraft(st, now)
 	case !errors.Is(err, errDamagedDraft):
@@ -143,14 +178,42 @@ func OpenSession(d Dirs, st *Study, o SessionOptions) (*Session, error) {
 	s.audited = s.d.Text
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// A generation that was running when cxrview ended is in the draft but
-	// never reached the audit trail: record it now.
+	// A generation or follow-up answer that was running when cxrview
+	// ended is in the draft but never reached the audit trail: record it
+	// now, ended when the last change saved before arrived (Updated:
+	// approximately when cxrview died).
+	ended := s.d.Updated
+	if ended.IsZero() {
+		ended = now
+	}
+	changed := false
 	if g := s.d.AI; g != nil && g.Stop == "interrupted" && g.Finished.IsZero() {
-		g.Finished = now
+		g.Finished = ended
 		s.queueLocked(AuditEvent{Event: AuditGenerate, Generation: cloneGeneration(g)})
+		changed = true
+	}
+	for i := range s.d.Thread {
+		if e := &s.d.Thread[i]; e.Stop == "interrupted" && e.Answered.IsZero() {
+			e.Answered = ended
+			out := *e
+			out.Stats = cloneStats(e.Stats)
+			s.queueLocked(AuditEvent{Event: AuditAsk, Thread: &out})
+			changed = true
+		}
+	}
+	if changed {
 		s.changedLocked()
 	}
 	return s, warn
+}
+
+// Warning is what the report panel should show about the draft before the
+// reader relies on it, or "": a draft found by the image's SOP Instance
+// UID whose file content differs from the one it was written for.
+func (s *Session) Warning() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.warning
 }
 
 // Study is the study the session works on.
@@ -363,7 +426,7 @@ func (s *Session) queueLocked(ev AuditEvent) {
 	ev.Key = s.study.Key
 	ev.Status = s.d.Status()
 	if err := s.audit.queue(ev); err != nil {
-		s.saveErr = &SaveError{Path: s.audit.path, Err: err}
+		s.saveErr = &SaveError{Path: s.audit.path, Err: err, AuditOnly: true}
 	}
 }
 
@@ -446,12 +509,12 @@ func (s *Session) persist() error {
 	if dirty && derr == nil {
 		s.savedSeq = max(s.savedSeq, seq)
 	}
-	if e := errors.Join(derr, aerr); e != nil {
-		path := DraftPath(s.dirs, s.study.Key)
+	if derr != nil || aerr != nil {
+		se := &SaveError{Path: DraftPath(s.dirs, s.study.Key), Err: derr, AuditPath: s.audit.path, AuditErr: aerr}
 		if derr == nil {
-			path = s.audit.path
+			se.Path, se.Err, se.AuditPath, se.AuditErr, se.AuditOnly = s.audit.path, aerr, "", nil, true
 		}
-		err = &SaveError{Path: path, Err: e}
+		err = se
 		s.saveErr = err
 		if s.timer == nil {
 			s.scheduleLocked(s.opts.RetryDelay)

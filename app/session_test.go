@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"cxrview/app/apptest"
+	"cxrview/imaging/imagingtest"
 )
 
 func TestAutosaveTiming(t *testing.T) {
@@ -174,6 +175,9 @@ func TestGenerationInterruptedByExit(t *testing.T) {
 	if !ok || partial != strings.Join(pieces[:3], "") {
 		t.Fatalf("autosaved partial text %q", partial)
 	}
+	onDisk, _ := LoadDraft(d, st.Key)
+	autosaved := onDisk.Updated // when the last saved text arrived
+	c.Advance(10 * time.Minute)
 	// "Crash": a new session reads the disk while the old one is stuck.
 	s2, _ := openTest(t, d, st, c)
 	dr := s2.Draft()
@@ -191,7 +195,12 @@ func TestGenerationInterruptedByExit(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(evs) != 1 || evs[0].Event != AuditGenerate || evs[0].Generation.Text != partial || evs[0].Generation.Stop != "interrupted" {
-		t.Errorf("audit after the crash: %+v", evs)
+		t.Fatalf("audit after the crash: %+v", evs)
+	}
+	// It ended about when its last saved text arrived, not when cxrview
+	// was started again.
+	if f := evs[0].Generation.Finished; !f.Equal(autosaved) || autosaved.IsZero() {
+		t.Errorf("interrupted generation finished %v, last saved change %v", f, autosaved)
 	}
 	if _, err := s2.Sign("Dr. A. Reader"); !errors.Is(err, ErrIncomplete) {
 		t.Errorf("signing an interrupted draft: %v", err)
@@ -538,4 +547,143 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestAnswerInterruptedByExit: cxrview dies while a follow-up answer
+// streams. Reopening records the question and its partial answer in the
+// audit trail, ended when its last saved piece arrived (approximately when
+// cxrview died), so a later Generate, which drops the thread, loses nothing.
+func TestAnswerInterruptedByExit(t *testing.T) {
+	d, st, c := testDirs(t), pngStudy(t), newManualClock()
+	s, _ := openTest(t, d, st, c)
+	if _, err := s.Generate(context.Background(), newFakeEngine(splitPieces(reportPieces)...), cxrModel, GenerateOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	pieces := splitPieces("There is no pleural effusion on either side.")
+	progressed, release, finished := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	defer func() { close(release); <-finished }()
+	go func() {
+		defer close(finished)
+		s.Ask(context.Background(), newFakeEngine(pieces...), cxrModel, "Is there an effusion?", GenerateOptions{}, func(p Progress) {
+			if p.Tokens == 3 {
+				close(progressed)
+				<-release
+			}
+		})
+	}()
+	<-progressed
+	c.Advance(DefaultMaxDelay) // autosave mid-answer
+	onDisk, _ := LoadDraft(d, st.Key)
+	autosaved := onDisk.Updated // when the last saved piece arrived
+	c.Advance(time.Hour)        // cxrview is restarted much later
+
+	s2, _ := openTest(t, d, st, c)
+	th := s2.Draft().Thread
+	partial := strings.Join(pieces[:3], "")
+	if len(th) != 1 || th[0].Stop != "interrupted" || th[0].Answer != partial || !th[0].Answered.Equal(autosaved) || autosaved.IsZero() {
+		t.Fatalf("reopened thread %+v (autosaved at %v)", th, autosaved)
+	}
+	if _, err := s2.Generate(context.Background(), newFakeEngine(splitPieces(reportPieces)...), cxrModel, GenerateOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(s2.Draft().Thread) != 0 {
+		t.Fatal("a new AI draft kept the old thread")
+	}
+	evs, _ := ReadAudit(d, st.Key)
+	var asks []AuditEvent
+	for _, e := range evs {
+		if e.Event == AuditAsk {
+			asks = append(asks, e)
+		}
+	}
+	if len(asks) != 1 || asks[0].Thread.Question != "Is there an effusion?" || asks[0].Thread.Answer != partial ||
+		asks[0].Thread.Stop != "interrupted" {
+		t.Errorf("audited answers %+v", asks)
+	}
+	// Opening again does not record it twice.
+	s3, _ := openTest(t, d, st, c)
+	s3.Flush()
+	evs2, _ := ReadAudit(d, st.Key)
+	if len(evs2) != len(evs) {
+		t.Errorf("reopening added %d events", len(evs2)-len(evs))
+	}
+}
+
+// TestDraftForOtherContent: a draft found by the SOP Instance UID of a
+// file whose bytes differ from those it was written for comes with a
+// warning naming the file it was written for.
+func TestDraftForOtherContent(t *testing.T) {
+	d, c := testDirs(t), newManualClock()
+	film := imagingtest.CRFilm(t)
+	st := crStudy(t)
+	s, _ := openTest(t, d, st, c)
+	s.SetText("Findings: normal.")
+	s.Flush()
+	if w := s.Warning(); w != "" {
+		t.Errorf("warning on a new draft: %q", w)
+	}
+	if s2, _ := openTest(t, d, crStudy(t), c); s2.Warning() != "" {
+		t.Errorf("warning for the same file: %q", s2.Warning())
+	}
+	// The same SOP Instance UID, one pixel changed.
+	b, err := os.ReadFile(film)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-2] ^= 0x01
+	copyPath := filepath.Join(t.TempDir(), "copy.dcm")
+	os.WriteFile(copyPath, b, 0o644)
+	other, err := OpenStudy(copyPath)
+	if err != nil || other.Key != st.Key {
+		t.Fatalf("copy: %v, key %s", err, other.Key)
+	}
+	s3, _ := openTest(t, d, other, c)
+	if w := s3.Warning(); !strings.Contains(w, film) || !strings.Contains(w, "content differs") {
+		t.Errorf("warning %q", w)
+	}
+	if s3.Text() != "Findings: normal." {
+		t.Errorf("the draft did not come back: %q", s3.Text())
+	}
+	// Working on it does not make it the copy's: the warning still names
+	// the original next time.
+	s3.SetText("Findings: normal. Checked.")
+	s3.Flush()
+	if w := s3.Draft().Source.Path; w != film {
+		t.Errorf("draft source became %s", w)
+	}
+	if s4, _ := openTest(t, d, other, c); !strings.Contains(s4.Warning(), film) {
+		t.Errorf("warning after saving %q", s4.Warning())
+	}
+}
+
+// TestSaveErrorSaysWhatFailed: when only the audit trail cannot be
+// written the message says so (the draft is saved); when both fail both
+// causes are shown.
+func TestSaveErrorSaysWhatFailed(t *testing.T) {
+	d, st, c := testDirs(t), pngStudy(t), newManualClock()
+	os.MkdirAll(d.Data, 0o700)
+	os.WriteFile(filepath.Join(d.Data, "audit"), []byte("a file where the audit folder goes"), 0o600)
+	s, _ := openTest(t, d, st, c)
+	s.SetText("Findings: normal.")
+	err := s.Flush()
+	var se *SaveError
+	if !errors.As(err, &se) || !se.AuditOnly || !errors.Is(err, syscall.ENOTDIR) {
+		t.Fatalf("audit folder blocked: %#v", err)
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "audit trail not saved: "+AuditPath(d, st.Key)) || strings.Contains(msg, "draft not saved") {
+		t.Errorf("message %q", msg)
+	}
+	if got, _ := savedText(t, d, st.Key); got != "Findings: normal." {
+		t.Errorf("the draft was not saved: %q", got)
+	}
+
+	draftErr, auditErr := errors.New("disk on fire"), errors.New("audit on fire")
+	both := &SaveError{Path: "/d/x.json", Err: draftErr, AuditPath: "/d/x.jsonl", AuditErr: auditErr}
+	if msg := both.Error(); !strings.Contains(msg, "draft not saved: /d/x.json: disk on fire") ||
+		!strings.Contains(msg, "audit trail not saved either: /d/x.jsonl: audit on fire") {
+		t.Errorf("both: %q", msg)
+	}
+	if !errors.Is(both, draftErr) || !errors.Is(both, auditErr) {
+		t.Error("errors.Is does not reach both causes")
+	}
 }

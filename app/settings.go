@@ -68,6 +68,10 @@ func LoadSettings(d Dirs) (Settings, error) {
 	if err != nil {
 		return s, fmt.Errorf("read settings: %w", err)
 	}
+	if st, err := os.Stat(settingsPath(d)); err == nil && st.Mode().Perm()&0o077 != 0 {
+		// Written readable by all by an earlier cxrview.
+		os.Chmod(settingsPath(d), 0o600)
+	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		return DefaultSettings(), fmt.Errorf("settings file %s is damaged (%v); using defaults", settingsPath(d), err)
 	}
@@ -80,11 +84,13 @@ func LoadSettings(d Dirs) (Settings, error) {
 	return s, nil
 }
 
-// SaveSettings writes the settings atomically.
+// SaveSettings writes the settings atomically, readable by the user
+// alone (0600, in a 0700 folder when it makes one): they hold the reader's
+// name and recent files whose paths often name patients.
 func SaveSettings(d Dirs, s Settings) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(settingsPath(d), append(b, '\n'), 0o644)
+	return WriteFileAtomic(settingsPath(d), append(b, '\n'), 0o600)
 }

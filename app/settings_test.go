@@ -70,3 +70,38 @@ func TestWriteFileAtomicFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivateFiles: settings (the reader's name, recent paths that name
+// patients) are readable by the user alone, in a folder made private;
+// exports keep ordinary modes; a settings file an older cxrview left
+// readable by all is made private when read.
+func TestPrivateFiles(t *testing.T) {
+	root := t.TempDir()
+	d := Dirs{Config: filepath.Join(root, "new", "config")}
+	if err := SaveSettings(d, DefaultSettings()); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{
+		settingsPath(d):            0o600,
+		d.Config:                   0o700,
+		filepath.Join(root, "new"): 0o700,
+	} {
+		if st, err := os.Stat(path); err != nil || st.Mode().Perm() != want {
+			t.Errorf("%s: %v, want %v (%v)", path, st.Mode().Perm(), want, err)
+		}
+	}
+	pub := filepath.Join(root, "exports", "x.report.txt")
+	if err := WriteFileAtomic(pub, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(filepath.Dir(pub)); st.Mode().Perm() != 0o755 {
+		t.Errorf("export folder mode %v", st.Mode().Perm())
+	}
+	os.Chmod(settingsPath(d), 0o644)
+	if _, err := LoadSettings(d); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(settingsPath(d)); st.Mode().Perm() != 0o600 {
+		t.Errorf("old settings file left %v", st.Mode().Perm())
+	}
+}

@@ -42,12 +42,6 @@ func (s *Study) DefaultView() imaging.View {
 	return imaging.View{Window: s.Image.DefaultWindow()}
 }
 
-// HasUIDs reports whether the study carries the DICOM identifiers exports
-// reference (PNG and JPEG files do not).
-func (s *Study) HasUIDs() bool {
-	return s.Meta.StudyInstanceUID != "" && s.Meta.SeriesInstanceUID != "" && s.Meta.SOPInstanceUID != ""
-}
-
 // safeKey turns a study key into a file name: UIDs (digits and dots) stay
 // as they are, "sha256:<hex>" becomes "sha256_<hex>". Anything else (a
 // forged UID with slashes, an overlong one) is replaced by its hash, so a

@@ -22,9 +22,10 @@ func init() {
 	_, _ = tag.Find(tag.PixelData)
 }
 
-// maxInflated bounds a deflated dataset: large enough for any radiograph,
-// small enough that a deflate bomb fails instead of exhausting memory.
-const maxInflated = 1 << 30
+// maxInflated bounds a deflated dataset: the largest frame cxrview
+// decodes (maxPixels samples of 32 bits) and 32 MiB of header, so that a
+// deflate bomb fails instead of exhausting memory.
+const maxInflated = 4*maxPixels + 32<<20
 
 // dicomFile is a DICOM file after the scan: where its dataset is, how it is
 // encoded, its elements up to Pixel Data, and Pixel Data itself.

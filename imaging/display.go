@@ -77,8 +77,11 @@ func (f *dicomFile) applyPalette(im *Image, pm pixelModule) error {
 		}
 		pals[k] = l
 	}
+	n := im.Width * im.Height
+	if len(im.Gray) != n {
+		return fmt.Errorf("PALETTE COLOR image decoded to %d indices for %d×%d pixels", len(im.Gray), im.Width, im.Height)
+	}
 	im.Samples = 3
-	n := len(im.Gray)
 	im.RGB = make([]uint8, 3*n)
 	for k, l := range pals {
 		down := max(l.bits-8, 0)

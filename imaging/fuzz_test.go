@@ -60,6 +60,9 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 	}
 	jpeg.Encode(&jb, rgb, nil)
 	seeds = append(seeds, pb.Bytes(), jb.Bytes())
+	// PALETTE COLOR with three samples once decoded to an empty image
+	// that crashed the renderers' worker goroutines.
+	seeds = append(seeds, paletteRGB().bytes())
 	return seeds
 }
 

@@ -156,22 +156,41 @@ func Decode(r io.ReaderAt, size int64, name string, opts ...Options) (*Image, er
 
 // decodeAny picks the decoder by content. A panic in any decoder (a bug,
 // since every decoder checks its input) becomes an InternalError instead
-// of ending the program.
+// of ending the program, and so does an image whose buffers do not hold
+// its pixels: the renderers index them on worker goroutines.
 func decodeAny(r io.ReaderAt, size int64, head []byte, o Options) (im *Image, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			im, err = nil, &InternalError{Panic: p}
 		}
 	}()
+	switch f, _ := detect(head); f {
+	case FormatPNG, FormatJPEG:
+		im, err = decodeRaster(r, size, f)
+	case FormatDICOM:
+		im, err = decodeDICOM(r, size, o)
+	default:
+		return nil, errors.New("not a DICOM, PNG or JPEG file")
+	}
+	if err == nil {
+		if cerr := im.check(); cerr != nil {
+			return nil, &InternalError{Panic: cerr}
+		}
+	}
+	return im, err
+}
+
+// detect tells the format from the first bytes of a file (136 are enough).
+func detect(head []byte) (Format, bool) {
 	switch {
 	case bytes.HasPrefix(head, pngMagic):
-		return decodeRaster(r, size, FormatPNG)
+		return FormatPNG, true
 	case bytes.HasPrefix(head, jpegMagic):
-		return decodeRaster(r, size, FormatJPEG)
+		return FormatJPEG, true
 	case looksLikeDICOM(head):
-		return decodeDICOM(r, size, o)
+		return FormatDICOM, true
 	}
-	return nil, errors.New("not a DICOM, PNG or JPEG file")
+	return "", false
 }
 
 var (

@@ -1,10 +1,9 @@
 package imaging
 
 import (
+	"fmt"
 	"image"
 	"math"
-	"runtime"
-	"sync"
 )
 
 // View is how the user looks at an image: a VOI window and an invert that
@@ -83,9 +82,15 @@ func (im *Image) RenderInto(dst *image.Gray, v View) *image.Gray {
 func (l *LUT) Apply(im *Image, dst *image.Gray) *image.Gray {
 	w, h := im.Width, im.Height
 	if dst == nil || dst.Rect.Dx() != w || dst.Rect.Dy() != h {
-		dst = image.NewGray(image.Rect(0, 0, w, h))
+		dst = image.NewGray(image.Rect(0, 0, max(w, 0), max(h, 0)))
 	}
-	parallelRows(h, w, func(y0, y1 int) {
+	if im.check() != nil {
+		// Decoders never return such an image; one built by hand renders
+		// black rather than reading past its buffers.
+		clear(dst.Pix)
+		return dst
+	}
+	ParallelRows(h, w, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
 			off := dst.PixOffset(dst.Rect.Min.X, dst.Rect.Min.Y+y)
 			row := dst.Pix[off : off+w]
@@ -131,9 +136,12 @@ func luma(r, g, b uint8) uint8 {
 // (inverted only when the user asks).
 func (im *Image) RenderRGBA(v View) *image.RGBA {
 	w, h := im.Width, im.Height
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	dst := image.NewRGBA(image.Rect(0, 0, max(w, 0), max(h, 0)))
+	if im.check() != nil {
+		return dst // see Apply
+	}
 	l := im.LUT(v)
-	parallelRows(h, w, func(y0, y1 int) {
+	ParallelRows(h, w, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
 			row := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
 			if im.Samples == 1 {
@@ -156,25 +164,26 @@ func (im *Image) RenderRGBA(v View) *image.RGBA {
 	return dst
 }
 
-// parallelRows calls fn on disjoint row bands covering [0, h), one per core,
-// and waits for all of them. Small images run on the calling goroutine.
-func parallelRows(h, w int, fn func(y0, y1 int)) {
-	n := runtime.GOMAXPROCS(0)
-	if n <= 1 || h*w < 1<<16 || h < 2 {
-		fn(0, h)
-		return
+// check verifies what every renderer relies on: the pixel buffer of the
+// image's Samples holds Width×Height pixels.
+func (im *Image) check() error {
+	if im.Width < 0 || im.Height < 0 {
+		return fmt.Errorf("image of %d×%d pixels", im.Width, im.Height)
 	}
-	n = min(n, h)
-	var wg sync.WaitGroup
-	for i := range n {
-		y0, y1 := h*i/n, h*(i+1)/n
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(y0, y1)
-		}()
+	n := im.Width * im.Height
+	switch im.Samples {
+	case 1:
+		if len(im.Gray) != n {
+			return fmt.Errorf("gray image of %d×%d pixels holds %d values", im.Width, im.Height, len(im.Gray))
+		}
+	case 3:
+		if len(im.RGB) != 3*n {
+			return fmt.Errorf("colour image of %d×%d pixels holds %d samples", im.Width, im.Height, len(im.RGB))
+		}
+	default:
+		return fmt.Errorf("%d samples per pixel", im.Samples)
 	}
-	wg.Wait()
+	return nil
 }
 
 // Value returns what the status bar shows under the pointer: the stored
@@ -182,7 +191,7 @@ func parallelRows(h, w int, fn func(y0, y1 int)) {
 // when the file does not say). Colour images report luma. Outside the image
 // it returns zeros.
 func (im *Image) Value(x, y int) (stored int, modality float64, unit string) {
-	if x < 0 || y < 0 || x >= im.Width || y >= im.Height {
+	if x < 0 || y < 0 || x >= im.Width || y >= im.Height || im.check() != nil {
 		return 0, 0, ""
 	}
 	i := y*im.Width + x

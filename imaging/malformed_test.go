@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
+	"image"
+	"image/png"
 	"log"
 	"os"
 	"path/filepath"
@@ -271,5 +274,66 @@ func TestPixelLengthPastTheEnd(t *testing.T) {
 	}
 	if !hasWarning(im, "past the end of the file") {
 		t.Errorf("no warning: %q", im.Meta.Warnings)
+	}
+}
+
+// pngHeader is a PNG whose IHDR claims w×h pixels of the given bit depth
+// and colour type, followed by pad bytes of (invalid) image data.
+func pngHeader(w, h uint32, depth, colorType byte, pad int) []byte {
+	chunk := func(b *bytes.Buffer, typ string, data []byte) {
+		binary.Write(b, binary.BigEndian, uint32(len(data)))
+		c := append([]byte(typ), data...)
+		b.Write(c)
+		binary.Write(b, binary.BigEndian, crc32.ChecksumIEEE(c))
+	}
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := binary.BigEndian.AppendUint32(nil, w)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
+	ihdr = append(ihdr, depth, colorType, 0, 0, 0)
+	chunk(&b, "IHDR", ihdr)
+	chunk(&b, "IDAT", make([]byte, pad))
+	chunk(&b, "IEND", nil)
+	return b.Bytes()
+}
+
+// TestForgedRasterHeaders: PNG headers claiming more than a radiograph's
+// samples, or far more pixels than the file could hold at their bit
+// depth, are refused before the decoder allocates.
+func TestForgedRasterHeaders(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		// 800 MB for image/png's RGBA64 buffer.
+		{"16-bit RGBA 10240×10240", pngHeader(10240, 10240, 16, 6, 16000), "too large"},
+		{"8-bit gray 9000×9000", pngHeader(9000, 9000, 8, 0, 4000), "too large"},
+		// 50 MB of 16-bit gray from a 4 KB file: deflate cannot expand it.
+		{"16-bit gray 5000×5000, 4 KB", pngHeader(5000, 5000, 16, 0, 4000), "the file has only"},
+		{"8-bit RGB 4000×4000, 4 KB", pngHeader(4000, 4000, 8, 2, 4000), "the file has only"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := Decode(bytes.NewReader(c.data), int64(len(c.data)), "forged.png")
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want %q", err, c.want)
+			}
+			if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+				t.Errorf("allocated %d MiB for a %d-byte file", n>>20, len(c.data))
+			}
+		})
+	}
+	// A real 1-bit PNG compresses far more than 16-bit data can: it is
+	// still accepted.
+	g := image.NewGray(image.Rect(0, 0, 3000, 3000))
+	var b bytes.Buffer
+	if err := png.Encode(&b, g); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode(bytes.NewReader(b.Bytes()), int64(b.Len()), "black.png"); err != nil {
+		t.Errorf("an all-black 3000×3000 PNG of %d bytes: %v", b.Len(), err)
 	}
 }

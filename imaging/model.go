@@ -26,20 +26,31 @@ func PrepareModelInput(g *image.Gray, size int) *image.Gray {
 	} else {
 		nw = int(float64(size) * float64(w) / float64(h))
 	}
-	r := ResizeLanczos(g, nw, nh)
+	// Only the crop is computed: every output pixel depends on its own
+	// kernel row and column alone, so the result is the crop of the full
+	// resize bit for bit, while a film of extreme aspect ratio (65535×1
+	// resizes to 33 million columns) costs no more memory than a square.
 	top, left := (nh-size)/2, (nw-size)/2
-	out := image.NewGray(image.Rect(0, 0, size, size))
-	for y := range size {
-		copy(out.Pix[y*out.Stride:y*out.Stride+size], r.Pix[(top+y)*r.Stride+left:])
-	}
-	return out
+	return resizeRegion(g, nw, nh, image.Rect(left, top, left+size, top+size))
 }
 
 // ResizeLanczos resizes g to w×h with Pillow's Image.resize(…, LANCZOS)
 // semantics for 8-bit gray images.
 func ResizeLanczos(g *image.Gray, w, h int) *image.Gray {
+	return resizeRegion(g, w, h, image.Rect(0, 0, max(w, 0), max(h, 0)))
+}
+
+// resizeRegion returns the pixels in r of g resized to w×h (r lies within
+// w×h), as an image whose origin is r.Min.
+func resizeRegion(g *image.Gray, w, h int, r image.Rectangle) *image.Gray {
 	b := g.Bounds()
 	sw, sh := b.Dx(), b.Dy()
+	r = r.Intersect(image.Rect(0, 0, max(w, 0), max(h, 0)))
+	rw, rh := r.Dx(), r.Dy()
+	out := image.NewGray(image.Rect(0, 0, rw, rh))
+	if rw == 0 || rh == 0 || sw == 0 || sh == 0 {
+		return out
+	}
 	src := g
 	if b.Min != (image.Point{}) || g.Stride != sw {
 		src = image.NewGray(image.Rect(0, 0, sw, sh))
@@ -47,56 +58,52 @@ func ResizeLanczos(g *image.Gray, w, h int) *image.Gray {
 			copy(src.Pix[y*sw:(y+1)*sw], g.Pix[g.PixOffset(b.Min.X, b.Min.Y+y):])
 		}
 	}
-	if w <= 0 || h <= 0 || sw == 0 || sh == 0 {
-		return image.NewGray(image.Rect(0, 0, max(w, 0), max(h, 0)))
-	}
 	needH, needV := w != sw, h != sh
-	kh := newKernel(sw, w)
-	kv := newKernel(sh, h)
 	// Only the source rows the vertical pass reads go through the
 	// horizontal pass, as in Pillow.
-	yFirst := kv.bounds[0]
-	yLast := kv.bounds[2*(h-1)] + kv.bounds[2*(h-1)+1]
-	tmp := src
+	yFirst, yLast := r.Min.Y, r.Max.Y
+	var kv kernel
+	if needV {
+		kv = newKernel(sh, h, r.Min.Y, r.Max.Y)
+		yFirst = kv.bounds[0]
+		yLast = kv.bounds[2*(rh-1)] + kv.bounds[2*(rh-1)+1]
+	}
+	rows := yLast - yFirst
+	tmp := image.NewGray(image.Rect(0, 0, rw, rows))
 	if needH {
-		rows := yLast - yFirst
-		if !needV {
-			yFirst, rows = 0, sh
-		}
-		tmp = image.NewGray(image.Rect(0, 0, w, rows))
-		parallelRows(rows, w, func(y0, y1 int) {
+		kh := newKernel(sw, w, r.Min.X, r.Max.X)
+		ParallelRows(rows, rw, func(y0, y1 int) {
 			for y := y0; y < y1; y++ {
 				in := src.Pix[(y+yFirst)*sw : (y+yFirst+1)*sw]
-				out := tmp.Pix[y*w : (y+1)*w]
-				for x := range w {
+				row := tmp.Pix[y*rw : (y+1)*rw]
+				for x := range rw {
 					xmin, n := kh.bounds[2*x], kh.bounds[2*x+1]
 					k := kh.coeffs[x*kh.size : x*kh.size+n]
 					ss := int64(1) << (precisionBits - 1)
 					for i, c := range k {
 						ss += int64(in[xmin+i]) * int64(c)
 					}
-					out[x] = clip8(ss)
+					row[x] = clip8(ss)
 				}
 			}
 		})
+	} else {
+		for y := range rows {
+			copy(tmp.Pix[y*rw:(y+1)*rw], src.Pix[(y+yFirst)*sw+r.Min.X:])
+		}
 	}
 	if !needV {
 		return tmp
 	}
-	off := 0
-	if needH {
-		off = yFirst
-	}
-	out := image.NewGray(image.Rect(0, 0, w, h))
-	parallelRows(h, w, func(y0, y1 int) {
+	ParallelRows(rh, rw, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
-			ymin, n := kv.bounds[2*y]-off, kv.bounds[2*y+1]
+			ymin, n := kv.bounds[2*y]-yFirst, kv.bounds[2*y+1]
 			k := kv.coeffs[y*kv.size : y*kv.size+n]
-			row := out.Pix[y*w : (y+1)*w]
-			for x := range w {
+			row := out.Pix[y*rw : (y+1)*rw]
+			for x := range rw {
 				ss := int64(1) << (precisionBits - 1)
 				for i, c := range k {
-					ss += int64(tmp.Pix[(ymin+i)*tmp.Stride+x]) * int64(c)
+					ss += int64(tmp.Pix[(ymin+i)*rw+x]) * int64(c)
 				}
 				row[x] = clip8(ss)
 			}
@@ -118,9 +125,9 @@ func clip8(ss int64) uint8 {
 	return uint8(ss >> precisionBits)
 }
 
-// kernel holds Pillow's precomputed, normalised fixed-point coefficients:
-// output i reads inputs bounds[2i] … bounds[2i]+bounds[2i+1]−1 with
-// coeffs[i*size:].
+// kernel holds Pillow's precomputed, normalised fixed-point coefficients
+// for the outputs lo … hi−1 of a resize: output lo+i reads inputs
+// bounds[2i] … bounds[2i]+bounds[2i+1]−1 with coeffs[i*size:].
 type kernel struct {
 	size   int
 	bounds []int
@@ -128,15 +135,19 @@ type kernel struct {
 }
 
 // newKernel is Pillow's precompute_coeffs + normalize_coeffs_8bpc for the
-// Lanczos filter (support 3) over the box [0, in).
-func newKernel(in, out int) kernel {
+// Lanczos filter (support 3) over the box [0, in) resized to out, for the
+// outputs lo … hi−1 only: each output's coefficients depend on its own
+// index alone, so any range gives the entries of the whole table.
+func newKernel(in, out, lo, hi int) kernel {
 	scale := float64(in) / float64(out)
 	filterscale := max(scale, 1)
 	support := 3 * filterscale
 	size := int(math.Ceil(support))*2 + 1
-	k := kernel{size: size, bounds: make([]int, 2*out), coeffs: make([]int32, out*size)}
+	n := hi - lo
+	k := kernel{size: size, bounds: make([]int, 2*n), coeffs: make([]int32, n*size)}
 	pre := make([]float64, size)
-	for xx := range out {
+	for i := range n {
+		xx := lo + i
 		center := (float64(xx) + 0.5) * scale
 		ss := 1 / filterscale
 		xmin := int(center - support + 0.5)
@@ -155,12 +166,12 @@ func newKernel(in, out int) kernel {
 			}
 			v := pre[x] * (1 << precisionBits)
 			if v < 0 {
-				k.coeffs[xx*size+x] = int32(-0.5 + v)
+				k.coeffs[i*size+x] = int32(-0.5 + v)
 			} else {
-				k.coeffs[xx*size+x] = int32(0.5 + v)
+				k.coeffs[i*size+x] = int32(0.5 + v)
 			}
 		}
-		k.bounds[2*xx], k.bounds[2*xx+1] = xmin, xmax
+		k.bounds[2*i], k.bounds[2*i+1] = xmin, xmax
 	}
 	return k
 }

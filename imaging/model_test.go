@@ -1,8 +1,10 @@
 package imaging
 
 import (
+	"bytes"
 	"image"
 	"math"
+	"runtime"
 	"testing"
 
 	"cxrview/imaging/imagingtest"
@@ -150,5 +152,93 @@ func TestResizeLanczosIdentity(t *testing.T) {
 	}
 	if r := PrepareModelInput(image.NewGray(image.Rect(0, 0, 0, 0)), 512); r.Rect.Dx() != 512 {
 		t.Errorf("empty input gave %v", r.Rect)
+	}
+}
+
+// cropOf returns the size×size crop at (left, top) of g.
+func cropOf(g *image.Gray, left, top, size int) []uint8 {
+	out := make([]uint8, 0, size*size)
+	for y := top; y < top+size; y++ {
+		out = append(out, g.Pix[y*g.Stride+left:y*g.Stride+left+size]...)
+	}
+	return out
+}
+
+// TestPrepareModelInputIsCropOfFullResize: computing only the crop gives
+// the crop of the full resize bit for bit, on the CR film and on noise in
+// both orientations; and any region of a resize (horizontal pass only,
+// vertical only, both) equals that region of the whole.
+func TestPrepareModelInputIsCropOfFullResize(t *testing.T) {
+	film := imagingtest.CRFilm(t)
+	im, err := Open(film)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noise := func(w, h int) *image.Gray {
+		g := image.NewGray(image.Rect(0, 0, w, h))
+		x := uint32(7)
+		for i := range g.Pix {
+			x ^= x << 13
+			x ^= x >> 17
+			x ^= x << 5
+			g.Pix[i] = uint8(x >> 3)
+		}
+		return g
+	}
+	for _, c := range []struct {
+		name      string
+		src       *image.Gray
+		rw, rh    int
+		left, top int
+	}{
+		{"CR film", im.Render(View{Window: im.DefaultWindow()}), 512, 622, 0, 55},
+		{"wide 2000×300", noise(2000, 300), 3413, 512, 1450, 0},
+		{"tall 300×1900", noise(300, 1900), 512, 3242, 0, 1365},
+		{"small 90×40", noise(90, 40), 1152, 512, 320, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := PrepareModelInput(c.src, 512)
+			full := ResizeLanczos(c.src, c.rw, c.rh)
+			if !bytes.Equal(got.Pix, cropOf(full, c.left, c.top, 512)) {
+				t.Fatal("the crop-aware resize differs from the crop of the full resize")
+			}
+		})
+	}
+	src := noise(301, 203)
+	for _, size := range [][2]int{{301, 97}, {150, 203}, {611, 450}, {301, 203}} {
+		full := ResizeLanczos(src, size[0], size[1])
+		for _, r := range []image.Rectangle{
+			image.Rect(0, 0, size[0], size[1]), image.Rect(5, 9, 60, 40), image.Rect(size[0]-3, size[1]-7, size[0], size[1]),
+		} {
+			part := resizeRegion(src, size[0], size[1], r)
+			for y := range r.Dy() {
+				want := full.Pix[(r.Min.Y+y)*full.Stride+r.Min.X : (r.Min.Y+y)*full.Stride+r.Max.X]
+				if !bytes.Equal(part.Pix[y*part.Stride:y*part.Stride+r.Dx()], want) {
+					t.Fatalf("resize to %v, region %v: row %d differs", size, r, y)
+				}
+			}
+		}
+	}
+}
+
+// TestPrepareModelInputExtremeAspect: a film of extreme aspect ratio costs
+// about as much memory as a square one (65535×1 used to resize to 33
+// million columns, 17 GB).
+func TestPrepareModelInputExtremeAspect(t *testing.T) {
+	for _, sz := range [][2]int{{65535, 1}, {1, 65535}, {4000, 2}, {3, 9000}} {
+		g := image.NewGray(image.Rect(0, 0, sz[0], sz[1]))
+		for i := range g.Pix {
+			g.Pix[i] = uint8(i * 31)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		out := PrepareModelInput(g, 512)
+		runtime.ReadMemStats(&after)
+		if out.Rect != image.Rect(0, 0, 512, 512) {
+			t.Fatalf("%v: output %v", sz, out.Rect)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+			t.Errorf("%d×%d: allocated %d MiB", sz[0], sz[1], n>>20)
+		}
 	}
 }

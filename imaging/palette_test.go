@@ -1,7 +1,9 @@
 package imaging
 
 import (
+	"errors"
 	"image"
+	"strings"
 	"testing"
 )
 
@@ -71,5 +73,80 @@ func TestPresentationLUTShape(t *testing.T) {
 	maxd, n := diffGray(t, a, readPNM(t, out).(*image.Gray))
 	if maxd > 1 {
 		t.Errorf("differs from dcmtk by %d (%d pixels)", maxd, n)
+	}
+}
+
+// paletteRGB is a PALETTE COLOR file that says Samples per Pixel 3 (with
+// pixel data for three samples, so nothing is short).
+func paletteRGB() synth {
+	const rows, cols = 8, 12
+	px := make([]byte, 3*rows*cols)
+	for i := range px {
+		px[i] = byte(i)
+	}
+	lut := make([]uint16, 256)
+	for i := range lut {
+		lut[i] = uint16(i * 257)
+	}
+	return synth{rows: rows, cols: cols, spp: 3, bitsAlloc: 8, bitsStored: 8, photometric: "PALETTE COLOR", pixels: px, extra: []synthElem{
+		us(0x00281101, 256, 0, 16), us(0x00281102, 256, 0, 16), us(0x00281103, 256, 0, 16),
+		ow(0x00281201, lut), ow(0x00281202, lut), ow(0x00281203, lut),
+	}}
+}
+
+// TestPhotometricSamplesMismatch: a photometric interpretation and a
+// Samples per Pixel that disagree are refused with both named. PALETTE
+// COLOR with three samples once decoded to an image without pixels whose
+// rendering crashed the program.
+func TestPhotometricSamplesMismatch(t *testing.T) {
+	gray := small12()
+	rgb := synth{rows: 4, cols: 6, spp: 3, bitsAlloc: 8, bitsStored: 8, photometric: "RGB", pixels: make([]byte, 3*4*6)}
+	for _, c := range []struct {
+		name string
+		s    synth
+		want string
+	}{
+		{"PALETTE COLOR, 3 samples", paletteRGB(), "Photometric Interpretation PALETTE COLOR needs Samples per Pixel 1, the file has 3"},
+		{"MONOCHROME2, 3 samples", func() synth {
+			s := rgb
+			s.photometric = "MONOCHROME2"
+			return s
+		}(), "Photometric Interpretation MONOCHROME2 needs Samples per Pixel 1, the file has 3"},
+		{"MONOCHROME1, 3 samples", func() synth {
+			s := rgb
+			s.photometric = "MONOCHROME1"
+			return s
+		}(), "MONOCHROME1 needs Samples per Pixel 1"},
+		{"RGB, 1 sample", func() synth {
+			s := gray
+			s.photometric = "RGB"
+			return s
+		}(), "Photometric Interpretation RGB needs Samples per Pixel 3, the file has 1"},
+		{"YBR_FULL, 1 sample", func() synth {
+			s := gray
+			s.photometric = "YBR_FULL"
+			return s
+		}(), "YBR_FULL needs Samples per Pixel 3"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := c.s.write(t, "mismatch.dcm")
+			im, err := Open(p)
+			if err == nil {
+				// Rendering is what used to crash; do it so the test
+				// shows that too.
+				im.RenderRGBA(View{})
+				t.Fatalf("decoded %d×%d, %d samples, %d RGB bytes; want an error", im.Width, im.Height, im.Samples, len(im.RGB))
+			}
+			var ie *InternalError
+			if errors.As(err, &ie) || !strings.HasPrefix(err.Error(), p+": ") || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q, want one naming the file and saying %q", err, c.want)
+			}
+		})
+	}
+	// The consistent files still decode.
+	for _, s := range []synth{gray, rgb} {
+		if _, err := Open(s.write(t, "ok.dcm")); err != nil {
+			t.Error(err)
+		}
 	}
 }

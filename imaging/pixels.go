@@ -20,8 +20,12 @@ type pixelModule struct {
 	photometric                    string
 }
 
-// maxPixels bounds Rows × Columns × Samples before anything is allocated.
-const maxPixels = 1 << 28
+// maxPixels bounds Rows × Columns × Samples (of a DICOM frame, a PNG or a
+// JPEG) before anything is allocated: 64 Mi samples is an 8192×8192 gray
+// film, well above any radiograph (a 43×43 cm detector at 100 µm is
+// 4300×4300), while a forged header cannot make the decoders allocate
+// gigabytes.
+const maxPixels = 1 << 26
 
 func (f *dicomFile) pixelModule() (pixelModule, error) {
 	var pm pixelModule
@@ -79,7 +83,25 @@ func (f *dicomFile) pixelModule() (pixelModule, error) {
 	case pm.spp == 3 && pm.bitsAlloc < 8:
 		return pm, fmt.Errorf("colour with Bits Allocated %d not supported", pm.bitsAlloc)
 	}
+	if want := samplesFor(pm.photometric); want != 0 && pm.spp != want {
+		// The decoders fill Gray or RGB by Samples per Pixel and the
+		// display pipeline reads them by the photometric: a file where
+		// the two disagree cannot be shown.
+		return pm, fmt.Errorf("Photometric Interpretation %s needs Samples per Pixel %d, the file has %d", pm.photometric, want, pm.spp)
+	}
 	return pm, nil
+}
+
+// samplesFor is the Samples per Pixel a photometric interpretation needs
+// (PS3.3 C.7.6.3.1.2), 0 for those cxrview does not know.
+func samplesFor(photometric string) int {
+	switch {
+	case photometric == "MONOCHROME1", photometric == "MONOCHROME2", photometric == "PALETTE COLOR":
+		return 1
+	case photometric == "RGB", strings.HasPrefix(photometric, "YBR_"):
+		return 3
+	}
+	return 0
 }
 
 func parseIS(s string) (int, error) {
@@ -96,10 +118,7 @@ func (f *dicomFile) decodePixels(im *Image, frame int) error {
 		return fmt.Errorf("frame %d: the file has %d frame(s), numbered from 0", frame, pm.frames)
 	}
 	im.Width, im.Height, im.Frames, im.Frame = pm.cols, pm.rows, pm.frames, frame
-	im.Samples = pm.spp
-	if pm.photometric == "PALETTE COLOR" {
-		im.Samples = 3
-	}
+	im.Samples = pm.spp // PALETTE COLOR becomes 3 in applyPalette
 	switch f.ts.codec {
 	case codecNative, codecDeflate:
 		if f.pixel.undefined {

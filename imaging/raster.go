@@ -4,16 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	stdjpeg "image/jpeg"
 	"image/png"
 	"io"
 
 	"cxrview/imaging/internal/jpeg"
 )
-
-// maxRasterPixels bounds PNG and JPEG dimensions before any pixel buffer is
-// allocated: a 100-megapixel radiograph does not exist, a forged header does.
-const maxRasterPixels = 100 << 20
 
 // decodeRaster reads a PNG or JPEG. 8- and 16-bit gray stay gray (stored
 // values = gray levels); everything else becomes 8-bit RGB.
@@ -26,14 +23,18 @@ func decodeRaster(r io.ReaderAt, size int64, f Format) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s header: %w", f, err)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxRasterPixels {
+	// The same bound as for DICOM frames, on samples: the decoders
+	// allocate up to 2 bytes a sample (16-bit RGBA PNG: 8 bytes a pixel).
+	channels, minBits := rasterSamples(cfg.ColorModel)
+	px := int64(cfg.Width) * int64(cfg.Height)
+	if cfg.Width <= 0 || cfg.Height <= 0 || px*int64(channels) > maxPixels {
 		return nil, fmt.Errorf("%s of %d×%d pixels: too large or empty", f, cfg.Width, cfg.Height)
 	}
 	// Deflate expands at most 1032 times, a JPEG block needs 2 bits: a
 	// file far too small for its header's size is refused before the
 	// decoder allocates the image.
-	if f == FormatPNG && size*1032 < int64(cfg.Width)*int64(cfg.Height)/8 ||
-		f == FormatJPEG && size*8*32 < int64(cfg.Width)*int64(cfg.Height)/2 {
+	if f == FormatPNG && size*1032 < px*int64(minBits)/8 ||
+		f == FormatJPEG && size*8*32 < px/2 {
 		return nil, fmt.Errorf("%s header says %d×%d pixels but the file has only %d bytes", f, cfg.Width, cfg.Height, size)
 	}
 	if f == FormatJPEG {
@@ -92,14 +93,47 @@ func decodeRaster(r io.ReaderAt, size int64, f Format) (*Image, error) {
 		}
 	}
 	if im.Samples == 1 {
-		top := float64(int(1)<<im.BitsStored) - 1
-		im.windows = []Window{{
-			Center: (top + 1) / 2, Width: top + 1, Function: Linear,
-			Name: "Full range", Explanation: fmt.Sprintf("the %s's own gray levels", f),
-		}}
-		im.hist = countValues(im.Gray, im.BitsStored)
+		setFullRange(im)
 	}
 	return im, nil
+}
+
+// rasterSamples returns the samples per pixel a decoder allocates for a
+// PNG or JPEG of colour model m, and the fewest bits per pixel its file
+// can store (1-bit gray and palette PNGs, RGB without alpha).
+func rasterSamples(m color.Model) (channels, minBits int) {
+	switch m {
+	case color.GrayModel:
+		return 1, 1
+	case color.Gray16Model:
+		return 1, 16
+	case color.YCbCrModel:
+		return 3, 1
+	case color.NRGBAModel:
+		return 4, 16 // gray + alpha, 8 bits each
+	case color.RGBAModel:
+		return 4, 24
+	case color.NRGBA64Model:
+		return 4, 32
+	case color.RGBA64Model:
+		return 4, 48
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1, 1
+	}
+	return 4, 1 // CMYK and anything new: the most samples, the fewest bits
+}
+
+// setFullRange gives a gray PNG or JPEG its one window, the whole range of
+// its gray levels (these files say nothing about windows), and its
+// histogram.
+func setFullRange(im *Image) {
+	levels := float64(int(1) << im.BitsStored)
+	im.windows = []Window{{
+		Center: levels / 2, Width: levels, Function: Linear,
+		Name: "Full range", Explanation: fmt.Sprintf("the %s's own gray levels", im.Format),
+	}}
+	im.hist = countValues(im.Gray, im.BitsStored)
 }
 
 // decodeJPEGFile decodes a JPEG file with the IJG-exact decoder: gray stays
@@ -122,8 +156,7 @@ func decodeJPEGFile(r io.ReaderAt, size int64) (*Image, error) {
 	if j.Components == 1 {
 		im.Meta.Photometric = "MONOCHROME2"
 		im.Gray = j.Data
-		im.windows = []Window{{Center: 128, Width: 256, Function: Linear, Name: "Full range", Explanation: "the JPEG's own gray levels"}}
-		im.hist = countValues(im.Gray, 8)
+		setFullRange(im)
 		return im, nil
 	}
 	im.Samples = 3

@@ -1,7 +1,6 @@
 package imaging
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -25,16 +24,8 @@ func Sniff(path string) (f Format, ok bool, err error) {
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return "", false, fmt.Errorf("%s: %w", path, err)
 	}
-	head = head[:n]
-	switch {
-	case bytes.HasPrefix(head, pngMagic):
-		return FormatPNG, true, nil
-	case bytes.HasPrefix(head, jpegMagic):
-		return FormatJPEG, true, nil
-	case looksLikeDICOM(head):
-		return FormatDICOM, true, nil
-	}
-	return "", false, nil
+	f, ok = detect(head[:n])
+	return f, ok, nil
 }
 
 // FindImages expands paths into image files: files are kept as given;

@@ -49,13 +49,13 @@ func overlayLines(im *imaging.Image, st overlayState) [4][]string {
 		}
 	} else {
 		c[topLeft] = appendNonEmpty(c[topLeft],
-			formatName(m.PatientName),
+			imaging.FormatPN(m.PatientName),
 			prefixed("ID ", m.PatientID),
-			joinNonEmpty("  ", sexAge(m.PatientSex, m.PatientAge), prefixed("born ", formatDate(m.PatientBirthDate))),
+			joinNonEmpty("  ", sexAge(m.PatientSex, m.PatientAge), prefixed("born ", imaging.FormatDA(m.PatientBirthDate))),
 		)
 		c[topRight] = appendNonEmpty(c[topRight],
 			m.StudyDescription,
-			joinNonEmpty(" ", formatDate(m.StudyDate), formatTime(m.StudyTime)),
+			joinNonEmpty(" ", imaging.FormatDA(m.StudyDate), imaging.FormatTM(m.StudyTime, false)),
 			prefixed("Acc ", m.AccessionNumber),
 			modality,
 			m.Manufacturer,
@@ -147,19 +147,6 @@ func prefixed(prefix, s string) string {
 	return prefix + strings.TrimSpace(s)
 }
 
-// formatName turns a DICOM person name (Family^Given^Middle^Prefix^Suffix)
-// into "FAMILY, Given Middle".
-func formatName(pn string) string {
-	pn = strings.TrimSpace(strings.SplitN(pn, "=", 2)[0])
-	if !strings.Contains(pn, "^") {
-		return pn
-	}
-	parts := strings.Split(pn, "^")
-	family := strings.TrimSpace(parts[0])
-	given := strings.TrimSpace(strings.Join(parts[1:min(3, len(parts))], " "))
-	return joinNonEmpty(", ", family, given)
-}
-
 func sexAge(sex, age string) string {
 	age = strings.TrimSpace(age)
 	if len(age) == 4 {
@@ -171,24 +158,6 @@ func sexAge(sex, age string) string {
 		age = n + strings.ToLower(age[3:])
 	}
 	return joinNonEmpty(" ", strings.TrimSpace(sex), age)
-}
-
-// formatDate turns a DICOM DA (YYYYMMDD) into YYYY-MM-DD.
-func formatDate(da string) string {
-	da = strings.TrimSpace(da)
-	if len(da) == 8 && strings.Trim(da, "0123456789") == "" {
-		return da[:4] + "-" + da[4:6] + "-" + da[6:]
-	}
-	return da
-}
-
-// formatTime turns a DICOM TM (HHMMSS.frac) into HH:MM.
-func formatTime(tm string) string {
-	tm = strings.TrimSpace(tm)
-	if len(tm) >= 4 && strings.Trim(tm[:4], "0123456789") == "" {
-		return tm[:2] + ":" + tm[2:4]
-	}
-	return tm
 }
 
 // patientAxes returns the patient directions of the image's +x (columns
@@ -257,8 +226,8 @@ func markers(ax, ay string, t transform) (left, right, top, bottom string) {
 func identifyingStrings(m imaging.Meta) []string {
 	var out []string
 	for _, s := range []string{
-		m.PatientName, formatName(m.PatientName), m.PatientID, m.PatientBirthDate, formatDate(m.PatientBirthDate),
-		m.PatientAge, m.StudyDate, formatDate(m.StudyDate), m.StudyTime, formatTime(m.StudyTime),
+		m.PatientName, imaging.FormatPN(m.PatientName), m.PatientID, m.PatientBirthDate, imaging.FormatDA(m.PatientBirthDate),
+		m.PatientAge, m.StudyDate, imaging.FormatDA(m.StudyDate), m.StudyTime, imaging.FormatTM(m.StudyTime, false),
 		m.StudyDescription, m.AccessionNumber, m.StudyInstanceUID, m.SeriesInstanceUID, m.SOPInstanceUID,
 		m.Manufacturer, m.ContentHash,
 	} {

@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"image"
 	"math"
-	"runtime"
-	"sync"
 	"unsafe"
 
 	"cxrview/imaging"
@@ -81,7 +79,7 @@ func newSource(im *imaging.Image) *source {
 func halve16(l level16) level16 {
 	w, h := (l.w+1)/2, (l.h+1)/2
 	out := level16{w: w, h: h, pix: make([]uint16, w*h)}
-	parallelBands(h, w, func(y0, y1 int) {
+	imaging.ParallelRows(h, w, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
 			r0 := l.pix[2*y*l.w : 2*y*l.w+l.w]
 			r1 := r0
@@ -102,7 +100,7 @@ func halve16(l level16) level16 {
 func halve8(l level8) level8 {
 	w, h := (l.w+1)/2, (l.h+1)/2
 	out := level8{w: w, h: h, pix: make([]uint8, 3*w*h)}
-	parallelBands(h, w, func(y0, y1 int) {
+	imaging.ParallelRows(h, w, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
 			y1 := min(2*y+1, l.h-1)
 			for x := range w {
@@ -244,7 +242,7 @@ func (s *source) render(j renderJob, lut *displayLUT) {
 		cols = samples(W, j.V0, j.DVX, sc, s.h, lh, nearest)
 		rows = samples(H, j.U0, j.DUY, sc, s.w, lw, nearest)
 	}
-	parallelBands(H, W, func(y0, y1 int) {
+	imaging.ParallelRows(H, W, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
 			off := y * j.dst.Stride
 			pix := j.dst.Pix[off : off+4*W : off+4*W]
@@ -338,26 +336,6 @@ func rgbRow(pix []byte, l level8, r axisSample, cols []axisSample, swapped bool,
 		}
 		p[3] = 0xFF
 	}
-}
-
-// parallelBands runs fn over disjoint row bands of [0, h), one per core,
-// and waits; small jobs stay on the calling goroutine.
-func parallelBands(h, w int, fn func(y0, y1 int)) {
-	n := min(runtime.GOMAXPROCS(0), h)
-	if n <= 1 || h*w < 1<<15 {
-		fn(0, h)
-		return
-	}
-	var wg sync.WaitGroup
-	for i := range n {
-		y0, y1 := h*i/n, h*(i+1)/n
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(y0, y1)
-		}()
-	}
-	wg.Wait()
 }
 
 // jobFor builds the render job for an output of pw×ph pixels showing the
