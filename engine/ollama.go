@@ -201,8 +201,8 @@ func (o *Ollama) Load(ctx context.Context, spec ModelSpec, progress func(float64
 		info.Notices = append(info.Notices, fmt.Sprintf("The context was limited to %d tokens, the model's trained length.", train))
 		info.Context = train
 	}
-	if info.Context < info.ImageTokens+64 {
-		return ModelInfo{}, fmt.Errorf("a context of %d tokens cannot hold the image's %d tokens and a prompt; use at least %d", info.Context, info.ImageTokens, info.ImageTokens+256)
+	if least := MinContext(info.ImageTokens); info.Context < least {
+		return ModelInfo{}, fmt.Errorf("a context of %d tokens cannot hold the image's %d tokens and a prompt; use at least %d", info.Context, info.ImageTokens, least)
 	}
 	// Only the context goes with the requests. Threads and GPU layers are
 	// this workstation's settings, not the server's; and a shared server
@@ -252,8 +252,8 @@ func (o *Ollama) Load(ctx context.Context, spec ModelSpec, progress func(float64
 			break
 		}
 	}
-	if info.Context < info.ImageTokens+64 {
-		return ModelInfo{}, fmt.Errorf("the Ollama server at %s runs %s with a context of %d tokens, too small for the image's %d tokens and a prompt", o.host, name, info.Context, info.ImageTokens)
+	if least := MinContext(info.ImageTokens); info.Context < least {
+		return ModelInfo{}, fmt.Errorf("the Ollama server at %s runs %s with a context of %d tokens, too small for the image's %d tokens and a prompt (at least %d)", o.host, name, info.Context, info.ImageTokens, least)
 	}
 	info.Backend = "Ollama at " + o.host + placement
 	info.LoadMS = time.Since(start).Milliseconds()

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"math"
 	"os"
@@ -397,5 +398,26 @@ func TestVisionOracle(t *testing.T) {
 	cls := cxrtest.CLS(testmodel.CXRVision(s, 7), img)
 	if c := cxrtest.Cosine(got[n-1], cls); c < 0.999 {
 		t.Errorf("last slot: cosine %.4f with the projected class token; has llama.cpp's class-token order changed?", c)
+	}
+}
+
+// TestMinContext: the runner refuses a context one token below
+// engine.MinContext, naming that minimum, and loads at the minimum.
+func TestMinContext(t *testing.T) {
+	r := newRunner(t)
+	spec := tinySpec(t, "tiny")
+	least := engine.MinContext(16) // the tiny projector's image tokens
+	spec.Context = least - 1
+	_, err := r.Load(context.Background(), spec, nil)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("use at least %d", least)) {
+		t.Fatalf("context %d: err %v, want one naming %d", spec.Context, err, least)
+	}
+	spec.Context = least
+	info, err := r.Load(context.Background(), spec, nil)
+	if err != nil {
+		t.Fatalf("context %d: %v", least, err)
+	}
+	if info.ImageTokens != 16 || info.Context != least {
+		t.Errorf("model info %+v", info)
 	}
 }

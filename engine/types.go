@@ -40,6 +40,12 @@ type ModelSpec struct {
 // new tokens with room for a few follow-up questions.
 const DefaultContext = 4096
 
+// MinContext is the smallest context a model whose projector gives
+// imageTokens tokens is loaded with: the image, CXR-LLaVA's system prompt
+// and question (about 100 tokens) and room for a short answer. Every engine
+// and the Ollama export apply this one rule.
+func MinContext(imageTokens int) int { return imageTokens + 256 }
+
 // DefaultMaxTokens is the reference code's limit on new tokens.
 const DefaultMaxTokens = 512
 

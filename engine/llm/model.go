@@ -86,8 +86,8 @@ func (st *state) load(spec engine.ModelSpec, progress func(float64)) (engine.Mod
 		notices = append(notices, fmt.Sprintf("The context was limited to %d tokens, the model's trained length.", in.TrainContext))
 		nCtx = in.TrainContext
 	}
-	if nCtx < in.ImageTokens+64 {
-		return engine.ModelInfo{}, fmt.Errorf("a context of %d tokens cannot hold the image's %d tokens and a prompt; use at least %d", nCtx, in.ImageTokens, in.ImageTokens+256)
+	if least := engine.MinContext(in.ImageTokens); nCtx < least {
+		return engine.ModelInfo{}, fmt.Errorf("a context of %d tokens cannot hold the image's %d tokens and a prompt; use at least %d", nCtx, in.ImageTokens, least)
 	}
 	threads := spec.Threads
 	if threads <= 0 {

@@ -119,8 +119,12 @@ func contextPtr(lc *llama.Context) *C.struct_llama_context {
 }
 
 // checkLayout verifies the pointer extraction on a live model and context.
+// llama.cpp rounds the context up to a multiple of 256, so it holds at
+// least nCtx positions.
 func checkLayout(m *llama.Model, lc *llama.Context, nCtx int) error {
-	if int(C.llama_model_n_embd(modelPtr(m))) != m.NEmbd() || int(C.llama_n_ctx(contextPtr(lc))) != nCtx {
+	if int(C.llama_model_n_embd(modelPtr(m))) != m.NEmbd() ||
+		C.llama_get_model(contextPtr(lc)) != modelPtr(lc.Model()) ||
+		int(C.llama_n_ctx(contextPtr(lc))) < nCtx {
 		return errors.New("internal: the llama package's layout is not what this build expects")
 	}
 	return nil
