@@ -169,7 +169,7 @@ func (o *Ollama) Load(ctx context.Context, spec ModelSpec, progress func(float64
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
-		return ModelInfo{}, errors.New("the engine is closed")
+		return ModelInfo{}, ErrClosed
 	}
 	if o.model != nil && o.model.spec == spec {
 		info := o.model.info
@@ -263,7 +263,7 @@ func (o *Ollama) Load(ctx context.Context, spec ModelSpec, progress func(float64
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
-		return ModelInfo{}, errors.New("the engine is closed")
+		return ModelInfo{}, ErrClosed
 	}
 	o.model = &m
 	return m.info, nil

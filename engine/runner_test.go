@@ -17,16 +17,16 @@ import (
 
 	"cxrview/engine"
 	"cxrview/engine/cxr/cxrtest"
-	"cxrview/engine/llm"
 	"cxrview/engine/quant"
 	"cxrview/engine/testmodel"
 )
 
 // The test binary doubles as the runner: the client starts it again with
-// CXRVIEW_TEST_RUNNER=1 and the argument "runner".
+// CXRVIEW_TEST_RUNNER=1 and the argument "runner", after the options of
+// testRunner.
 func TestMain(m *testing.M) {
 	if os.Getenv("CXRVIEW_TEST_RUNNER") == "1" {
-		os.Exit(llm.Main())
+		os.Exit(testRunner(os.Args[1:]))
 	}
 	os.Setenv("CXRVIEW_TEST_RUNNER", "1")
 	os.Exit(m.Run())
@@ -43,13 +43,15 @@ func libDir() string {
 	return filepath.Join(filepath.Dir(file), "..", "lib", "ollama")
 }
 
-func newRunner(t testing.TB) *engine.Runner {
+// newRunner returns a client of the real runner; opts are testRunner's
+// options, which make it misbehave in chosen ways.
+func newRunner(t testing.TB, opts ...string) *engine.Runner {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := engine.NewRunner(exe, engine.WithLibDir(libDir()))
+	r := engine.NewRunner(exe, engine.WithLibDir(libDir()), engine.WithArgs(opts...))
 	t.Cleanup(func() { r.Close() })
 	return r
 }
@@ -356,6 +358,11 @@ func TestBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err %v, want one mentioning %q", c.name, err, c.want)
 		}
+	}
+	// The runner's errors keep their kind across the protocol.
+	_, err = r.Generate(ctx, engine.Request{Image: testImage(info.ImageSize), Turns: []engine.Turn{{User: "Describe."}}, MaxTokens: 5000}, nil)
+	if !errors.Is(err, engine.ErrContextTooBig) {
+		t.Errorf("context overflow: %v is not ErrContextTooBig", err)
 	}
 	if text, _ := generate(t, r, reportRequest(t, info.ImageSize, 4)); text == "" {
 		t.Error("the runner is not usable after bad requests")

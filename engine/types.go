@@ -159,4 +159,6 @@ var (
 	ErrNoModel       = fmt.Errorf("no model is loaded")
 	ErrContextTooBig = fmt.Errorf("the request does not fit the context")
 	ErrEngineCrashed = fmt.Errorf("the inference engine stopped unexpectedly")
+	// ErrClosed: the engine was closed, perhaps while the call ran.
+	ErrClosed = fmt.Errorf("the engine was closed")
 )

@@ -253,7 +253,7 @@ func (st *state) imageEmbeddings(args engine.GenerateArgs) ([][]float32, [32]byt
 		return nil, hash, false, 0, fmt.Errorf("the image has %d bytes, want %d", len(args.Image), size*size)
 	}
 	gray := args.Image
-	if st.in.BlockRotate && !args.SkipReorder {
+	if st.in.BlockRotate {
 		gray = engine.ReorderBlocks(gray, size, st.in.PatchSize)
 	}
 	hash = sha256.Sum256(gray)

@@ -157,13 +157,11 @@ func (s *server) handle(m engine.Message) {
 			break
 		}
 		reply.Embeddings, err = s.st.embed(*m.Generate)
-	case engine.OpUnload:
-		s.st.close()
 	default:
 		err = fmt.Errorf("unknown operation %q", m.Op)
 	}
 	if err != nil {
-		s.send(engine.Message{ID: m.ID, Type: engine.TypeError, Error: err.Error()})
+		s.send(engine.ErrorReply(m.ID, err))
 		return
 	}
 	s.send(reply)
