@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"cxrview/engine"
+	"cxrview/engine/gguf"
 )
 
 // withTimeout is a context that ends the test's wait for a call that would
@@ -222,5 +225,106 @@ func TestGPUFallbackRemembered(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(again.Notices, "\n"), "runs on the CPU instead") {
 		t.Errorf("the reloaded model lost its notice: %q", again.Notices)
+	}
+}
+
+// reshaped copies the GGUF file src into dir with tensor name given another
+// shape of the same size: the file stays valid and passes engine.Inspect,
+// but the model is no longer what llama.cpp expects.
+func reshaped(t *testing.T, dir, src, name string, shape ...uint64) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Read(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, ok := f.Tensor(name)
+	if !ok || len(old.Shape) != len(shape) {
+		t.Fatalf("%s has no %d-dimensional tensor %s", src, len(shape), name)
+	}
+	entry := binary.LittleEndian.AppendUint64(nil, uint64(len(name)))
+	entry = append(entry, name...)
+	entry = binary.LittleEndian.AppendUint32(entry, uint32(len(shape)))
+	at := bytes.Index(b[f.TableStart:f.TableEnd], entry)
+	if at < 0 {
+		t.Fatalf("tensor %s is not in the tensor table", name)
+	}
+	dims := int(f.TableStart) + at + len(entry)
+	for i, d := range shape {
+		binary.LittleEndian.PutUint64(b[dims+8*i:], d)
+	}
+	out := filepath.Join(dir, "reshaped-"+filepath.Base(src))
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nt, _ := g.Tensor(name); nt.Bytes != old.Bytes {
+		t.Fatalf("%s: %d bytes after reshaping, was %d", name, nt.Bytes, old.Bytes)
+	}
+	return out
+}
+
+// TestNativeAbort provokes a real native abort in the runner: a projector
+// whose vision feed-forward matrix has its dimensions swapped loads (and
+// passes engine.Inspect), but building the encoder's graph fails ggml's
+// GGML_ASSERT. The error names the assertion, not Go's crash report, and
+// the next request runs on a new runner.
+func TestNativeAbort(t *testing.T) {
+	spec := tinySpec(t, "tiny")
+	broken := spec
+	broken.Projector = reshaped(t, t.TempDir(), spec.Projector, "v.blk.0.ffn_down.weight", 32, 64)
+	if _, err := engine.Inspect(broken.Text, broken.Projector); err != nil {
+		t.Fatalf("the broken projector no longer passes Inspect (%v): the test needs another way to make ggml abort", err)
+	}
+	r := newRunner(t)
+	info, err := r.Load(context.Background(), broken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Embed(context.Background(), testImage(info.ImageSize))
+	if !errors.Is(err, engine.ErrEngineCrashed) {
+		t.Fatalf("encoding with the broken projector: %v, want ErrEngineCrashed", err)
+	}
+	msg := err.Error()
+	t.Logf("%s", msg)
+	for _, want := range []string{"llama.cpp aborted: ggml.c:", "GGML_ASSERT(ggml_can_mul_mat(a, b)) failed"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the error does not say %q", want)
+		}
+	}
+	for _, noise := range []string{"SIGABRT", "goroutine", "PC=", "rip ", "cgo execution"} {
+		if strings.Contains(msg, noise) {
+			t.Errorf("the error shows Go's crash report (%q)", noise)
+		}
+	}
+	if _, err := r.Load(context.Background(), spec, nil); err != nil {
+		t.Fatal(err)
+	}
+	if text, _ := generate(t, r, reportRequest(t, info.ImageSize, 4)); text == "" {
+		t.Error("no text from a good model after the abort")
+	}
+}
+
+// TestLoadErrorReason: when llama.cpp refuses a model, the error says why
+// in llama.cpp's words, not only that it failed.
+func TestLoadErrorReason(t *testing.T) {
+	spec := tinySpec(t, "tiny")
+	spec.Text = reshaped(t, t.TempDir(), spec.Text, "blk.1.ffn_down.weight", 64, 128)
+	r := newRunner(t)
+	_, err := r.Load(context.Background(), spec, nil)
+	if err == nil {
+		t.Fatal("a model with a misshapen tensor loaded")
+	}
+	t.Logf("%v", err)
+	for _, want := range []string{"could not load", "blk.1.ffn_down.weight", "wrong shape"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q", want)
+		}
 	}
 }

@@ -209,7 +209,7 @@ func (st *state) decodeInputs(inputs []input, stop *atomic.Bool) (int, error) {
 			if errors.Is(err, llama.ErrKvCacheFull) {
 				return 0, fmt.Errorf("%w: llama.cpp found no room in the KV cache", engine.ErrContextTooBig)
 			}
-			return 0, fmt.Errorf("decode: %w", err)
+			return 0, fmt.Errorf("decode: %w%s", err, because(""))
 		}
 		for i := start; i < end; i++ {
 			st.cache = append(st.cache, inputs[i].key)

@@ -206,12 +206,12 @@ func (st *state) open(path string, layers, nCtx, threads int, progress func(floa
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("llama.cpp could not load %s", path)
+		return fmt.Errorf("llama.cpp could not load %s%s", path, because(""))
 	}
 	lc, err := llama.NewContextWithModel(m, llama.NewContextParams(nCtx, batchSize, 1, threads, ml.FlashAttentionAuto, ""))
 	if err != nil {
 		llama.FreeModel(m)
-		return fmt.Errorf("llama.cpp could not create a context of %d tokens", nCtx)
+		return fmt.Errorf("llama.cpp could not create a context of %d tokens%s", nCtx, because(""))
 	}
 	if err := checkLayout(m, lc, nCtx); err != nil {
 		freeContext(lc)

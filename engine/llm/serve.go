@@ -23,6 +23,7 @@ import (
 // a cancel request is acted on at once.
 func Serve(in io.Reader, out io.Writer) error {
 	llama.BackendInit()
+	installNativeHooks()
 	s := &server{out: json.NewEncoder(out), queue: make(chan engine.Message, 64)}
 	done := make(chan struct{})
 	go func() {
@@ -94,6 +95,7 @@ func (s *server) begin(id uint64) bool {
 	s.current = id
 	s.stop.Store(false)
 	setAbort(false)
+	nativeErrors() // a request's errors are its own
 	if s.cancelled[id] {
 		delete(s.cancelled, id)
 		return false
