@@ -1,12 +1,15 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -427,4 +430,97 @@ func TestMinContext(t *testing.T) {
 	if info.ImageTokens != 16 || info.Context != least {
 		t.Errorf("model info %+v", info)
 	}
+}
+
+// TestRunnerStopsOnCancel speaks the protocol to a real runner directly,
+// so that what the runner does with a cancel shows (the client returns at
+// once whatever the runner does): a 3,000-token generation cancelled after
+// a few pieces must end with StopReason "cancelled" far short of 3,000.
+func TestRunnerStopsOnCancel(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "runner")
+	cmd.Env = engine.RunnerEnv(os.Environ(), libDir(), false)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		in.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("runner: %v\n%s", err, stderr.Bytes())
+		}
+	}()
+	enc, dec := json.NewEncoder(in), json.NewDecoder(out)
+	send := func(m engine.Message) {
+		t.Helper()
+		if err := enc.Encode(m); err != nil {
+			t.Fatalf("send %s: %v", m.Op, err)
+		}
+	}
+	// result reads replies to id until its result, passing the others to each.
+	result := func(id uint64, each func(engine.Message)) engine.Message {
+		t.Helper()
+		for {
+			var m engine.Message
+			if err := dec.Decode(&m); err != nil {
+				t.Fatalf("read: %v\n%s", err, stderr.Bytes())
+			}
+			switch {
+			case m.ID != id:
+				t.Fatalf("reply to request %d while %d runs: %+v", m.ID, id, m)
+			case m.Type == engine.TypeError:
+				t.Fatalf("request %d: %s", id, m.Error)
+			case m.Type == engine.TypeResult:
+				return m
+			case each != nil:
+				each(m)
+			}
+		}
+	}
+	send(engine.Message{ID: 1, Op: engine.OpHello})
+	result(1, nil)
+	spec := tinySpec(t, "tiny")
+	spec.Context = 4096
+	send(engine.Message{ID: 2, Op: engine.OpLoad, Load: &spec})
+	info := result(2, nil).Model
+	q, _ := engine.PresetReport.Question("")
+	prompt, err := engine.RenderPrompt(info.Template, []engine.Turn{{User: q}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := testImage(info.ImageSize)
+	const maxTokens = 3000
+	send(engine.Message{ID: 3, Op: engine.OpGenerate, Generate: &engine.GenerateArgs{
+		Prompt: prompt, Image: img.Pix, Width: info.ImageSize, Height: info.ImageSize, MaxTokens: maxTokens, IgnoreEOS: true}})
+	pieces := 0
+	res := result(3, func(m engine.Message) {
+		if m.Type == engine.TypePiece {
+			if pieces++; pieces == 5 {
+				send(engine.Message{ID: 4, Op: engine.OpCancel, Target: 3})
+			}
+		}
+	})
+	st := res.Stats
+	if st == nil || st.StopReason != "cancelled" {
+		t.Fatalf("the runner's final reply: %+v, want stop reason cancelled", st)
+	}
+	t.Logf("cancelled after %d pieces; the runner stopped at %d tokens", pieces, st.GenTokens)
+	if pieces < 5 || st.GenTokens > maxTokens/3 {
+		t.Errorf("the runner generated %d of %d tokens after a cancel at piece 5", st.GenTokens, maxTokens)
+	}
+	// The runner takes the next request.
+	send(engine.Message{ID: 5, Op: engine.OpHello})
+	result(5, nil)
 }
