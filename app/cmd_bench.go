@@ -30,7 +30,7 @@ type benchResult struct {
 	GenTokens      int     `json:"generated_tokens"`
 	TotalMS        int64   `json:"total_ms"`
 	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
-	PeakVRAMBytes  int64   `json:"peak_vram_bytes"`
+	VRAMUsedBytes  int64   `json:"vram_used_bytes"` // GPU memory the model holds (engine.Stats.VRAMUsed)
 	CancelReturnMS float64 `json:"cancel_return_ms"` // from cancel to Generate returning
 	CancelIdleMS   float64 `json:"cancel_idle_ms"`   // from cancel to the engine taking the next request
 	ModelBytes     int64   `json:"model_bytes"`
@@ -113,7 +113,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		Shape: *shape, Type: *typ, Backend: info.Backend, GPULayers: info.GPULayers, Threads: info.Threads,
 		CPUs: runtime.NumCPU(), LoadMS: info.LoadMS, EncodeMS: st.EncodeMS, PromptTokens: st.PromptTokens,
 		PrefillTPS: st.PromptTPS, DecodeTPS: st.GenTPS, FirstTokenMS: st.FirstTokenMS, GenTokens: st.GenTokens,
-		TotalMS: st.TotalMS, PeakRSSBytes: st.PeakRSS, PeakVRAMBytes: st.PeakVRAM,
+		TotalMS: st.TotalMS, PeakRSSBytes: st.PeakRSS, VRAMUsedBytes: st.VRAMUsed,
 		ModelBytes: fileSize(text), ProjectorBytes: fileSize(proj),
 	}
 	if *jsonOut {
@@ -131,7 +131,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(w, "first token       %.1f s\n", float64(res.FirstTokenMS)/1000)
 	fmt.Fprintf(w, "whole report      %.1f s\n", float64(res.TotalMS)/1000)
 	fmt.Fprintf(w, "cancel            returned after %.1f ms, engine free after %.1f ms\n", res.CancelReturnMS, res.CancelIdleMS)
-	fmt.Fprintf(w, "peak memory       RAM %.2f GB, VRAM %.2f GB\n", gb(res.PeakRSSBytes), gb(res.PeakVRAMBytes))
+	fmt.Fprintf(w, "memory            peak RAM %.2f GB, GPU memory held by the model %.2f GB\n", gb(res.PeakRSSBytes), gb(res.VRAMUsedBytes))
 	return nil
 }
 

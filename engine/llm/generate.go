@@ -169,9 +169,9 @@ func (st *state) generate(args engine.GenerateArgs, stop *atomic.Bool, emit func
 	}
 	stats.TotalMS = time.Since(begin).Milliseconds()
 	stats.PeakRSS = peakRSS()
-	for _, d := range devices() {
-		if d.kind == 1 || d.kind == 2 {
-			stats.PeakVRAM = max(stats.PeakVRAM, int64(d.total-d.free))
+	for name, now := range gpuFree() {
+		if before, ok := st.gpuFree[name]; ok && before > now {
+			stats.VRAMUsed += int64(before - now)
 		}
 	}
 	return stats, nil

@@ -28,8 +28,9 @@ type state struct {
 	threads int
 	tokens  *llama.Batch
 	embeds  *llama.Batch
-	cache   []inputKey   // what the KV cache holds, one key per position
-	images  []imageEntry // recently encoded images, newest last
+	cache   []inputKey        // what the KV cache holds, one key per position
+	images  []imageEntry      // recently encoded images, newest last
+	gpuFree map[string]uint64 // each GPU's free memory before the model loaded
 }
 
 type inputKey struct {
@@ -73,6 +74,7 @@ func (st *state) close() {
 func (st *state) load(spec engine.ModelSpec, progress func(float64)) (engine.ModelInfo, error) {
 	start := time.Now()
 	st.close()
+	st.gpuFree = gpuFree()
 	in, err := engine.Inspect(spec.Text, spec.Projector)
 	if err != nil {
 		return engine.ModelInfo{}, err
@@ -221,6 +223,17 @@ func (st *state) open(path string, layers, nCtx, threads int, progress func(floa
 	prepareContext(lc)
 	st.model, st.lc = m, lc
 	return nil
+}
+
+// gpuFree returns the free memory of each GPU by name.
+func gpuFree() map[string]uint64 {
+	free := map[string]uint64{}
+	for _, d := range devices() {
+		if d.kind == 1 || d.kind == 2 {
+			free[d.name] = d.free
+		}
+	}
+	return free
 }
 
 // ladder lists the layer counts to try: the planned one, half, then CPU.
