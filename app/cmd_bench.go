@@ -33,7 +33,7 @@ type benchResult struct {
 	GenTokens      int     `json:"generated_tokens"`
 	TotalMS        int64   `json:"total_ms"`
 	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
-	VRAMUsedBytes  int64   `json:"vram_used_bytes"` // GPU memory the model holds (engine.Stats.VRAMUsed)
+	VRAMUsedBytes  int64   `json:"vram_used_bytes"`  // GPU memory the model holds (engine.Stats.VRAMUsed)
 	CancelReturnMS float64 `json:"cancel_return_ms"` // from cancel to Generate returning
 	CancelIdleMS   float64 `json:"cancel_idle_ms"`   // from cancel to the engine taking the next request
 	ModelBytes     int64   `json:"model_bytes"`
