@@ -444,6 +444,11 @@ func (o *Ollama) Generate(ctx context.Context, req Request, onPiece func(Piece))
 			return o.streamEnd(ctx, rctx, stats, err)
 		}
 		watchdog.Reset(o.stall)
+		if ctx.Err() != nil {
+			// The stream may hold more pieces than were read before the
+			// cancel; none of them reaches the caller.
+			return o.streamEnd(ctx, rctx, stats, ctx.Err())
+		}
 		if c.Error != "" {
 			return stats, o.serverError(c.Error)
 		}

@@ -372,6 +372,9 @@ func (r *Runner) call(ctx context.Context, t *turn, p *proc, m Message, onEvent 
 				p.unsubscribe(m.ID)
 				return reply, reply.Err()
 			default:
+				if ctx.Err() != nil {
+					return Message{}, ctx.Err() // no events after a cancel
+				}
 				if onEvent != nil {
 					onEvent(reply)
 				}

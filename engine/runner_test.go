@@ -242,8 +242,8 @@ func TestCancel(t *testing.T) {
 		}
 	})
 	returned := time.Since(cancelledAt)
-	if !errors.Is(err, context.Canceled) || st.StopReason != "cancelled" {
-		t.Fatalf("cancelled generation: err %v, stats %+v", err, st)
+	if !errors.Is(err, context.Canceled) || st.StopReason != "cancelled" || pieces != 5 {
+		t.Fatalf("cancelled generation: err %v, %d pieces (want none after the cancel), stats %+v", err, pieces, st)
 	}
 	t.Logf("Generate returned %v after the cancel", returned)
 	// The runner finished the cancelled request; the next one runs normally.
