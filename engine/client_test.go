@@ -293,7 +293,7 @@ func TestNativeAbort(t *testing.T) {
 	}
 	msg := err.Error()
 	t.Logf("%s", msg)
-	for _, want := range []string{"llama.cpp aborted: ggml.c:", "GGML_ASSERT(ggml_can_mul_mat(a, b)) failed"} {
+	for _, want := range []string{"llama.cpp aborted: ggml.c:", "GGML_ASSERT(ggml_can_mul_mat(a, b)) failed", "(signal: aborted)"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("the error does not say %q", want)
 		}

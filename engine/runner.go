@@ -675,7 +675,8 @@ func shortenPath(msg string) string {
 	return filepath.Base(filepath.FromSlash(file)) + ": " + rest
 }
 
-// tailBuffer keeps the last 16 KiB written to it.
+// tailBuffer keeps the last 64 KiB written to it: enough for the reason
+// of a crash and Go's report of it (a C++ exception still ends with one).
 type tailBuffer struct {
 	mu  sync.Mutex
 	buf []byte
@@ -685,8 +686,8 @@ func (t *tailBuffer) Write(b []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.buf = append(t.buf, b...)
-	if len(t.buf) > 16<<10 {
-		t.buf = t.buf[len(t.buf)-16<<10:]
+	if len(t.buf) > 64<<10 {
+		t.buf = t.buf[len(t.buf)-64<<10:]
 	}
 	return len(b), nil
 }
@@ -792,10 +793,10 @@ func DefaultLibDir(enginePath string) string {
 // libraries load reliably only when their own dependencies (libggml-base,
 // the CUDA runtime) resolve through it; NVIDIA_TF32_OVERRIDE=0 so that
 // CUDA's float32 matrix products stay float32, which CXR-LLaVA's projector
-// relies on (see the model notes). Unless verbose, a native abort prints no
-// backtrace (GGML_NO_BACKTRACE) and Go no goroutine dump (GOTRACEBACK=none),
-// so that the reason stays at the end of the log the client reads; values
-// the caller's environment sets are kept. Verbose sets CXRVIEW_VERBOSE,
+// relies on (see the model notes). Unless verbose, an uncaught C++
+// exception prints no gdb backtrace (GGML_NO_BACKTRACE) and a Go panic no
+// goroutine dump (GOTRACEBACK=none), so that the reason stays at the end of
+// the log the client reads; values the caller's environment sets are kept. Verbose sets CXRVIEW_VERBOSE,
 // which turns llama.cpp's whole log on.
 func RunnerEnv(base []string, libDir string, verbose bool) []string {
 	var dirs []string

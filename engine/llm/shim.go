@@ -14,6 +14,7 @@ package llm
 #include <pthread.h>
 #if !defined(_WIN32)
 #include <dlfcn.h>
+#include <signal.h>
 #endif
 #include "ollama/ggml.h"
 #include "ollama/llama.h"
@@ -25,12 +26,23 @@ extern char const *LLAMA_COMMIT;
 // Native aborts. ggml_abort (a failed GGML_ASSERT, GGML_ABORT on a CUDA
 // error) calls the abort callback with its message instead of printing it
 // and a backtrace; the callback writes one marked line the client looks
-// for, and the process then aborts as before.
+// for, and the process then aborts as before. Go's SIGABRT handler would
+// follow the message with a dump of every goroutine and the registers
+// (whatever GOTRACEBACK says: a fatal signal always gets one), so the
+// callback restores the default action first and the process dies of
+// SIGABRT as a C program does.
 static char cxr_abort_prefix[64];
 
 static void cxr_on_abort(const char *msg) {
 	fprintf(stderr, "\n%s%s\n", cxr_abort_prefix, msg ? msg : "");
 	fflush(stderr);
+#if !defined(_WIN32)
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGABRT, &sa, NULL);
+#endif
 }
 
 // The recent error-level messages of llama.cpp, ggml and mtmd, kept for the
