@@ -1,13 +1,16 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"cxrview/engine"
@@ -30,7 +33,7 @@ type benchResult struct {
 	GenTokens      int     `json:"generated_tokens"`
 	TotalMS        int64   `json:"total_ms"`
 	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
-	PeakVRAMBytes  int64   `json:"peak_vram_bytes"`
+	VRAMUsedBytes  int64   `json:"vram_used_bytes"`  // GPU memory the model holds (engine.Stats.VRAMUsed)
 	CancelReturnMS float64 `json:"cancel_return_ms"` // from cancel to Generate returning
 	CancelIdleMS   float64 `json:"cancel_idle_ms"`   // from cancel to the engine taking the next request
 	ModelBytes     int64   `json:"model_bytes"`
@@ -55,19 +58,21 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if *tokens <= 0 {
 		return usageError("--tokens must be positive")
 	}
+	// The engine's testmodel tool checks the shape and type, names the
+	// files, writes them the first time (minutes for the 7B shapes; Ctrl-C
+	// leaves nothing behind) and prints their paths.
 	dir := filepath.Join(env.Dirs.Cache, "bench")
-	text := filepath.Join(dir, fmt.Sprintf("%s-%s.gguf", *shape, *typ))
-	proj := filepath.Join(dir, *shape+"-mmproj.gguf")
-	if !exists(text) || !exists(proj) {
-		fmt.Fprintf(env.Stderr, "generating the random-weight %s model (%s) in %s, once…\n", *shape, *typ, dir)
-		t := time.Now()
-		quiet := *env
-		quiet.Stdout = env.Stderr
-		if err := runEngineTool(ctx, &quiet, "testmodel", "--out", dir, "--shape", *shape, "--type", *typ); err != nil {
-			return fmt.Errorf("generate the benchmark model: %w", err)
-		}
-		fmt.Fprintf(env.Stderr, "generated in %v\n", time.Since(t).Round(time.Second))
+	var paths bytes.Buffer
+	tool := *env
+	tool.Stdout = &paths
+	if err := runEngineTool(ctx, &tool, "testmodel", "--out", dir, "--shape", *shape, "--type", *typ, "--if-missing"); err != nil {
+		return err
 	}
+	files := strings.Split(strings.TrimSpace(paths.String()), "\n")
+	if len(files) != 2 {
+		return fmt.Errorf("the engine's testmodel tool printed %q, not the two paths of the model", paths.String())
+	}
+	text, proj := files[0], files[1]
 	mf := modelFlags{text: text, mmproj: proj, gpuLayers: *gpu, threads: *threads, context: *ctxLen}
 	spec, err := mf.spec()
 	if err != nil {
@@ -92,28 +97,38 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	// returns and how soon the engine is free again (llama.cpp's abort
 	// callback stops the token being computed).
 	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var cancelled time.Time
 	pieces := 0
 	cancelReq := req
 	cancelReq.MaxTokens = *tokens + 100
-	r.Generate(cctx, cancelReq, func(engine.Piece) {
+	_, err = r.Generate(cctx, cancelReq, func(engine.Piece) {
 		if pieces++; pieces == 3 {
 			cancelled = time.Now()
 			cancel()
 		}
 	})
 	returned := time.Since(cancelled)
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case cancelled.IsZero() && err != nil:
+		return fmt.Errorf("the cancel run: %w", err)
+	case cancelled.IsZero():
+		return fmt.Errorf("the cancel run gave %d pieces of text, too few to cancel it after the third", pieces)
+	case !errors.Is(err, context.Canceled):
+		return fmt.Errorf("the cancel run did not end as cancelled: %v", err)
+	}
 	if _, err := r.Runtime(ctx); err != nil {
 		return err
 	}
 	idle := time.Since(cancelled)
-	cancel()
 	res := benchResult{
 		CancelReturnMS: float64(returned.Microseconds()) / 1000, CancelIdleMS: float64(idle.Microseconds()) / 1000,
-		Shape: *shape, Type: *typ, Backend: info.Backend, GPULayers: info.GPULayers, Threads: info.Threads,
+		Shape: *shape, Type: strings.ToLower(*typ), Backend: info.Backend, GPULayers: info.GPULayers, Threads: info.Threads,
 		CPUs: runtime.NumCPU(), LoadMS: info.LoadMS, EncodeMS: st.EncodeMS, PromptTokens: st.PromptTokens,
 		PrefillTPS: st.PromptTPS, DecodeTPS: st.GenTPS, FirstTokenMS: st.FirstTokenMS, GenTokens: st.GenTokens,
-		TotalMS: st.TotalMS, PeakRSSBytes: st.PeakRSS, PeakVRAMBytes: st.PeakVRAM,
+		TotalMS: st.TotalMS, PeakRSSBytes: st.PeakRSS, VRAMUsedBytes: st.VRAMUsed,
 		ModelBytes: fileSize(text), ProjectorBytes: fileSize(proj),
 	}
 	if *jsonOut {
@@ -131,7 +146,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(w, "first token       %.1f s\n", float64(res.FirstTokenMS)/1000)
 	fmt.Fprintf(w, "whole report      %.1f s\n", float64(res.TotalMS)/1000)
 	fmt.Fprintf(w, "cancel            returned after %.1f ms, engine free after %.1f ms\n", res.CancelReturnMS, res.CancelIdleMS)
-	fmt.Fprintf(w, "peak memory       RAM %.2f GB, VRAM %.2f GB\n", gb(res.PeakRSSBytes), gb(res.PeakVRAMBytes))
+	fmt.Fprintf(w, "memory            peak RAM %.2f GB, GPU memory held by the model %.2f GB\n", gb(res.PeakRSSBytes), gb(res.VRAMUsedBytes))
 	return nil
 }
 
@@ -145,8 +160,6 @@ func benchImage(size int) *image.Gray {
 	}
 	return g
 }
-
-func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func fileSize(p string) int64 {
 	st, err := os.Stat(p)

@@ -65,10 +65,7 @@ func runEngineTool(ctx context.Context, env *Env, args ...string) error {
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = env.Stdin, env.Stdout, env.Stderr
-	cmd.Env = engine.RunnerEnv(os.Environ(), engine.DefaultLibDir(path))
-	if env.Verbose {
-		cmd.Env = append(cmd.Env, "CXRVIEW_VERBOSE=1")
-	}
+	cmd.Env = engine.RunnerEnv(os.Environ(), engine.DefaultLibDir(path), env.Verbose)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the engine %s: %w", path, err)
 	}

@@ -31,6 +31,9 @@ type OllamaExport struct {
 	Command   string // the `ollama create` command to run
 }
 
+// ollamaMinContext is the least context Ollama (v0.17.4) gives a vision model.
+const ollamaMinContext = 2048
+
 // ollamaNameRE is what Ollama accepts as a model name, with an optional tag.
 var ollamaNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,79}(:[A-Za-z0-9][A-Za-z0-9._-]{0,79})?$`)
 
@@ -61,14 +64,20 @@ func WriteOllamaModelfile(dir string, spec engine.ModelSpec, opt OllamaExportOpt
 	if in.TrainContext > 0 && numCtx > in.TrainContext {
 		numCtx = in.TrainContext
 	}
-	// Ollama gives vision models at least 2,048 tokens anyway, and CXR-LLaVA
-	// needs 1,024 image tokens, the prompt and up to 512 new ones.
-	if numCtx < 2048 || numCtx < in.ImageTokens+256 {
-		return nil, fmt.Errorf("a context of %d tokens is too small: use at least %d", numCtx, max(2048, in.ImageTokens+256))
+	// Ollama gives vision models at least ollamaMinContext tokens anyway;
+	// asking for less in a Modelfile would only mislead its reader.
+	if least := max(ollamaMinContext, engine.MinContext(in.ImageTokens)); numCtx < least {
+		return nil, fmt.Errorf("a context of %d tokens is too small: use at least %d", numCtx, least)
 	}
 	tmpl, err := engine.OllamaTemplateFor(in.Template)
 	if err != nil {
 		return nil, err
+	}
+	// Checked before the copies, which take minutes for a 7B model.
+	for _, s := range []string{tmpl.Template, tmpl.System} {
+		if strings.Contains(s, `"""`) {
+			return nil, errors.New("the template contains triple quotes, which a Modelfile cannot hold")
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
@@ -89,13 +98,7 @@ func WriteOllamaModelfile(dir string, spec engine.ModelSpec, opt OllamaExportOpt
 	}
 
 	var b strings.Builder
-	label := in.Name
-	switch {
-	case in.TestModel:
-		label += " — TEST MODEL (random weights, not a report)"
-	case in.General:
-		label += " — general model, not CXR-specific"
-	}
+	label := engine.ModelInfo{Name: in.Name, TestModel: in.TestModel, General: in.General}.Label()
 	version := opt.Version
 	if version == "" {
 		version = "(unknown version)"
@@ -122,11 +125,6 @@ func WriteOllamaModelfile(dir string, spec engine.ModelSpec, opt OllamaExportOpt
 	}
 	if in.Template == engine.TemplateCXRLLaVA && !in.TestModel {
 		b.WriteString("\nLICENSE \"\"\"CXR-LLaVA v2 weights (ECOFRI/CXR-LLAVA-v2): CC BY-NC 4.0, and the Llama 2 Community License for the language model. Not for commercial use.\"\"\"\n")
-	}
-	for _, s := range []string{tmpl.Template, tmpl.System} {
-		if strings.Contains(s, `"""`) {
-			return nil, errors.New("the template contains triple quotes, which a Modelfile cannot hold")
-		}
 	}
 	if err := WriteFileAtomic(ex.Modelfile, []byte(b.String()), 0o644); err != nil {
 		return nil, err
@@ -245,7 +243,7 @@ func exportOllama(_ context.Context, env *Env, args []string, resolve func(name 
 	mmproj := fs.String("mmproj", "", "vision projector GGUF file (mmproj)")
 	out := fs.String("out", "", "folder to write into (default: OLLAMA_NAME-ollama in the current folder)")
 	as := fs.String("as", "", "the model's name on the Ollama server (default: from the model)")
-	numCtx := fs.Int("context", engine.DefaultContext, "context length the server should give the model (at least 2048)")
+	numCtx := fs.Int("context", engine.DefaultContext, fmt.Sprintf("context length the server should give the model (at least %d)", ollamaMinContext))
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}

@@ -169,7 +169,7 @@ func (o *Ollama) Load(ctx context.Context, spec ModelSpec, progress func(float64
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
-		return ModelInfo{}, errors.New("the engine is closed")
+		return ModelInfo{}, ErrClosed
 	}
 	if o.model != nil && o.model.spec == spec {
 		info := o.model.info
@@ -201,8 +201,8 @@ func (o *Ollama) Load(ctx context.Context, spec ModelSpec, progress func(float64
 		info.Notices = append(info.Notices, fmt.Sprintf("The context was limited to %d tokens, the model's trained length.", train))
 		info.Context = train
 	}
-	if info.Context < info.ImageTokens+64 {
-		return ModelInfo{}, fmt.Errorf("a context of %d tokens cannot hold the image's %d tokens and a prompt; use at least %d", info.Context, info.ImageTokens, info.ImageTokens+256)
+	if least := MinContext(info.ImageTokens); info.Context < least {
+		return ModelInfo{}, fmt.Errorf("a context of %d tokens cannot hold the image's %d tokens and a prompt; use at least %d", info.Context, info.ImageTokens, least)
 	}
 	// Only the context goes with the requests. Threads and GPU layers are
 	// this workstation's settings, not the server's; and a shared server
@@ -252,8 +252,8 @@ func (o *Ollama) Load(ctx context.Context, spec ModelSpec, progress func(float64
 			break
 		}
 	}
-	if info.Context < info.ImageTokens+64 {
-		return ModelInfo{}, fmt.Errorf("the Ollama server at %s runs %s with a context of %d tokens, too small for the image's %d tokens and a prompt", o.host, name, info.Context, info.ImageTokens)
+	if least := MinContext(info.ImageTokens); info.Context < least {
+		return ModelInfo{}, fmt.Errorf("the Ollama server at %s runs %s with a context of %d tokens, too small for the image's %d tokens and a prompt (at least %d)", o.host, name, info.Context, info.ImageTokens, least)
 	}
 	info.Backend = "Ollama at " + o.host + placement
 	info.LoadMS = time.Since(start).Milliseconds()
@@ -263,7 +263,7 @@ func (o *Ollama) Load(ctx context.Context, spec ModelSpec, progress func(float64
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
-		return ModelInfo{}, errors.New("the engine is closed")
+		return ModelInfo{}, ErrClosed
 	}
 	o.model = &m
 	return m.info, nil
@@ -444,6 +444,11 @@ func (o *Ollama) Generate(ctx context.Context, req Request, onPiece func(Piece))
 			return o.streamEnd(ctx, rctx, stats, err)
 		}
 		watchdog.Reset(o.stall)
+		if ctx.Err() != nil {
+			// The stream may hold more pieces than were read before the
+			// cancel; none of them reaches the caller.
+			return o.streamEnd(ctx, rctx, stats, ctx.Err())
+		}
 		if c.Error != "" {
 			return stats, o.serverError(c.Error)
 		}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"cxrview/assets"
@@ -51,8 +52,13 @@ func (p Preset) Question(free string) (string, error) {
 // reference code.
 const ImageMarker = "<image>"
 
+// answerMarker replaces ImageMarker in earlier answers.
+const answerMarker = "[image]"
+
 // RenderPrompt renders a conversation in the model's chat format, with
-// ImageMarker where the image's tokens belong.
+// ImageMarker where the image's tokens belong, exactly once: a question
+// that contains it is refused, and in an earlier answer it is written as
+// "[image]".
 //
 // CXR-LLaVA uses the Llama-2 chat template of transformers 4.36 (the
 // reference pins it; the checkpoint ships no template of its own): the system
@@ -68,9 +74,18 @@ func RenderPrompt(t Template, turns []Turn) (string, error) {
 		if strings.TrimSpace(turn.User) == "" {
 			return "", fmt.Errorf("turn %d has an empty question", i+1)
 		}
+		if strings.Contains(turn.User, ImageMarker) {
+			return "", fmt.Errorf("question %d contains %s, which marks the image's place in the prompt; rephrase it without it", i+1, ImageMarker)
+		}
 		if i < len(turns)-1 && strings.TrimSpace(turn.Assistant) == "" {
 			return "", fmt.Errorf("turn %d has no answer but is followed by another question", i+1)
 		}
+	}
+	// An answer is the model's text (perhaps edited): a marker in it would
+	// split the prompt a second time, so it goes back as plain text.
+	turns = slices.Clone(turns)
+	for i := range turns {
+		turns[i].Assistant = strings.ReplaceAll(turns[i].Assistant, ImageMarker, answerMarker)
 	}
 	var b strings.Builder
 	switch t {

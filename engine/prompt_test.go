@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -22,6 +23,9 @@ func TestRenderPrompt(t *testing.T) {
 			"<s>[INST] <<SYS>>\n" + sys + "\n<</SYS>>\n\n<image>\nWhat are the possible differential diagnoses for this patient? [/INST]"},
 		{"follow-up", TemplateCXRLLaVA, []Turn{{User: report, Assistant: "  No acute findings.\n"}, {User: " Is the heart enlarged? "}},
 			"<s>[INST] <<SYS>>\n" + sys + "\n<</SYS>>\n\n<image>\n" + report + " [/INST] No acute findings. </s><s>[INST] Is the heart enlarged? [/INST]"},
+		// A model may write the marker; sent back, it must not split the prompt.
+		{"marker in an answer", TemplateCXRLLaVA, []Turn{{User: report, Assistant: "See <image> above."}, {User: "And?"}},
+			"<s>[INST] <<SYS>>\n" + sys + "\n<</SYS>>\n\n<image>\n" + report + " [/INST] See [image] above. </s><s>[INST] And? [/INST]"},
 		{"vicuna", TemplateVicuna, []Turn{{User: "What is shown?", Assistant: "A chest film."}, {User: "Any effusion?"}},
 			"A chat between a curious human and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the human's questions. USER: <image>\nWhat is shown? ASSISTANT: A chest film.</s>USER: Any effusion? ASSISTANT:"},
 	}
@@ -42,6 +46,12 @@ func TestRenderPrompt(t *testing.T) {
 			t.Errorf("conversation %+v: no error", bad)
 		}
 	}
+	for _, turns := range [][]Turn{{{User: "What is <image>?"}}, {{User: "a", Assistant: "b"}, {User: "Compare <image> with the last one."}}} {
+		_, err := RenderPrompt(TemplateCXRLLaVA, turns)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("question %d contains <image>", len(turns))) {
+			t.Errorf("%+v: err %v, want one naming the question with <image>", turns, err)
+		}
+	}
 	if _, err := RenderPrompt("alpaca", []Turn{{User: "x"}}); err == nil {
 		t.Error("unknown template: no error")
 	}
@@ -56,19 +66,19 @@ func TestRenderPrompt(t *testing.T) {
 func TestReorderBlocks(t *testing.T) {
 	const size, patch = 8, 2
 	grid := size / patch
+	n := grid * grid
 	pix := make([]byte, size*size)
-	for y := 0; y < size; y++ {
-		for x := 0; x < size; x++ {
-			pix[y*size+x] = byte((y/patch)*grid + x/patch) // each pixel holds its block's index
-		}
+	for i := range pix {
+		pix[i] = byte(i) // every pixel distinct, so misplaced rows or columns inside a block show
 	}
 	out := ReorderBlocks(pix, size, patch)
-	n := grid * grid
 	for y := 0; y < size; y++ {
 		for x := 0; x < size; x++ {
 			k := (y/patch)*grid + x/patch
-			if want := byte((k + n - 1) % n); out[y*size+x] != want {
-				t.Fatalf("pixel (%d,%d) in block %d holds block %d, want %d", x, y, k, out[y*size+x], want)
+			src := (k + n - 1) % n // block k takes block k-1's pixels, block 0 the last block's
+			sx, sy := src%grid*patch+x%patch, src/grid*patch+y%patch
+			if want := pix[sy*size+sx]; out[y*size+x] != want {
+				t.Fatalf("pixel (%d,%d) of block %d holds %d, want %d (pixel (%d,%d) of block %d)", x, y, k, out[y*size+x], want, sx, sy, src)
 			}
 		}
 	}

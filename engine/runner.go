@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,9 +23,10 @@ import (
 // Runner is an Engine whose model runs in a child process, the runner,
 // which owns llama.cpp. llama.cpp aborts the whole process on failed
 // assertions and GPU errors; here that ends the child only: the call in
-// flight returns ErrEngineCrashed with the end of the runner's log, and the
-// next call starts a new runner and reloads the model. Killing the child is
-// also the only complete way to free GPU memory, so Unload does that.
+// flight returns ErrEngineCrashed with the reason from the runner's log,
+// and the next call starts a new runner and reloads the model. Killing the
+// child is also the only complete way to free GPU memory, so Unload does
+// that.
 type Runner struct {
 	path    string
 	args    []string
@@ -31,16 +34,17 @@ type Runner struct {
 	log     io.Writer
 	timeout time.Duration
 
-	turn chan struct{} // held by the one request that talks to the runner
+	turns chan struct{} // holds the one turn while a request has it (see turn)
 
 	mu      sync.Mutex
 	proc    *proc
-	spec    *ModelSpec // the model to (re)load
+	want    *ModelSpec // the model Load was asked for; nil: none
+	run     *ModelSpec // what the runner loads for it: want, or want on the CPU after a GPU failure
+	notices []string   // what the client did on the user's behalf, kept across reloads
 	info    ModelInfo
-	loaded  bool
+	loaded  bool // proc holds run
 	closed  bool
 	nextID  atomic.Uint64
-	lastRun RuntimeInfo
 }
 
 // RunnerOption configures a Runner.
@@ -59,7 +63,7 @@ func WithLog(w io.Writer) RunnerOption { return func(r *Runner) { r.log = w } }
 // NewRunner returns an Engine that runs path (the cxrview-engine binary) as
 // its runner. Nothing starts until the first call.
 func NewRunner(path string, opts ...RunnerOption) *Runner {
-	r := &Runner{path: path, turn: make(chan struct{}, 1), timeout: 60 * time.Second}
+	r := &Runner{path: path, turns: make(chan struct{}, 1), timeout: 60 * time.Second}
 	for _, o := range opts {
 		o(r)
 	}
@@ -72,11 +76,12 @@ func NewRunner(path string, opts ...RunnerOption) *Runner {
 // Runtime starts the runner if needed and returns what it reports about
 // itself: versions, the CPU variant and devices that loaded.
 func (r *Runner) Runtime(ctx context.Context) (RuntimeInfo, error) {
-	if err := r.acquire(ctx); err != nil {
+	t, err := r.acquire(ctx)
+	if err != nil {
 		return RuntimeInfo{}, err
 	}
-	defer r.release()
-	p, err := r.ensure(ctx, false)
+	defer t.release()
+	p, err := r.ensure(ctx, t, false)
 	if err != nil {
 		return RuntimeInfo{}, err
 	}
@@ -85,49 +90,60 @@ func (r *Runner) Runtime(ctx context.Context) (RuntimeInfo, error) {
 
 // Load implements Engine. A runner holds one model: loading another starts
 // a fresh runner so that nothing of the previous model stays in memory.
+// Cancelling ctx ends the runner at once: llama.cpp cannot stop loading,
+// and a runner with half a model is of no use.
 func (r *Runner) Load(ctx context.Context, spec ModelSpec, progress func(float64)) (ModelInfo, error) {
 	if err := checkSpec(spec); err != nil {
 		return ModelInfo{}, err
 	}
-	if err := r.acquire(ctx); err != nil {
+	t, err := r.acquire(ctx)
+	if err != nil {
 		return ModelInfo{}, err
 	}
-	defer r.release()
+	defer t.release()
 	r.mu.Lock()
-	if r.loaded && r.spec != nil && *r.spec == spec {
+	if r.closed {
+		r.mu.Unlock()
+		return ModelInfo{}, ErrClosed
+	}
+	if r.loaded && r.want != nil && *r.want == spec {
 		info := r.info
 		r.mu.Unlock()
 		return info, nil
 	}
-	r.spec = &spec
-	r.loaded = false
+	r.want, r.run, r.notices, r.loaded = &spec, &spec, nil, false
 	old := r.proc
 	r.proc = nil
 	r.mu.Unlock()
 	if old != nil {
 		old.kill()
 	}
-	info, err := r.load(ctx, spec, progress)
+	info, err := r.load(ctx, t, spec, progress)
 	if errors.Is(err, ErrEngineCrashed) && spec.GPULayers != 0 {
 		// A GPU backend that aborts while loading (an out-of-memory CUDA
 		// error, a driver fault) takes the runner down; CPU still works.
+		// Every later reload (after a crash, a stuck cancel) uses the CPU
+		// too, and the notice stays with the model.
 		cpu := spec
 		cpu.GPULayers = 0
-		info, err2 := r.load(ctx, cpu, progress)
-		if err2 == nil {
-			info.Notices = append(info.Notices, fmt.Sprintf("The GPU failed while loading the model (%v); it runs on the CPU instead.", firstLine(err)))
+		r.mu.Lock()
+		r.run = &cpu
+		r.notices = []string{fmt.Sprintf("The GPU failed while loading the model (%v); it runs on the CPU instead.", firstLine(err))}
+		r.mu.Unlock()
+		if info, err2 := r.load(ctx, t, cpu, progress); err2 == nil {
 			return info, nil
 		}
 	}
 	return info, err
 }
 
-func (r *Runner) load(ctx context.Context, spec ModelSpec, progress func(float64)) (ModelInfo, error) {
-	p, err := r.ensure(ctx, false)
+// load loads spec into a live runner; the caller holds t.
+func (r *Runner) load(ctx context.Context, t *turn, spec ModelSpec, progress func(float64)) (ModelInfo, error) {
+	p, err := r.ensure(ctx, t, false)
 	if err != nil {
 		return ModelInfo{}, err
 	}
-	res, err := r.call(ctx, p, Message{Op: OpLoad, Load: &spec}, func(m Message) {
+	res, err := r.call(ctx, t, p, Message{Op: OpLoad, Load: &spec}, func(m Message) {
 		if m.Type == TypeProgress && progress != nil {
 			progress(m.Progress)
 		}
@@ -138,20 +154,23 @@ func (r *Runner) load(ctx context.Context, spec ModelSpec, progress func(float64
 	if res.Model == nil {
 		return ModelInfo{}, fmt.Errorf("load %s: the runner sent no model description", modelName(spec))
 	}
+	info := *res.Model
 	r.mu.Lock()
-	r.info, r.loaded = *res.Model, true
+	info.Notices = append(info.Notices, r.notices...)
+	r.info, r.loaded = info, true
 	r.mu.Unlock()
-	return *res.Model, nil
+	return info, nil
 }
 
 // Generate implements Engine.
 func (r *Runner) Generate(ctx context.Context, req Request, onPiece func(Piece)) (Stats, error) {
-	if err := r.acquire(ctx); err != nil {
+	t, err := r.acquire(ctx)
+	if err != nil {
 		return Stats{StopReason: "cancelled"}, err
 	}
-	p, err := r.ensure(ctx, true)
+	defer t.release()
+	p, err := r.ensure(ctx, t, true)
 	if err != nil {
-		r.release()
 		return Stats{}, err
 	}
 	r.mu.Lock()
@@ -159,11 +178,10 @@ func (r *Runner) Generate(ctx context.Context, req Request, onPiece func(Piece))
 	r.mu.Unlock()
 	args, err := generateArgs(info, req)
 	if err != nil {
-		r.release()
 		return Stats{}, err
 	}
 	var pieces int
-	res, err := r.callAsync(ctx, p, Message{Op: OpGenerate, Generate: args}, func(m Message) {
+	res, err := r.call(ctx, t, p, Message{Op: OpGenerate, Generate: args}, func(m Message) {
 		if m.Type == TypePiece && m.Piece != nil && onPiece != nil {
 			pieces++
 			onPiece(*m.Piece)
@@ -184,16 +202,17 @@ func (r *Runner) Generate(ctx context.Context, req Request, onPiece func(Piece))
 // Embed encodes a prepared image with the loaded projector and returns one
 // embedding per image token, exactly as they would enter the language model.
 func (r *Runner) Embed(ctx context.Context, img *image.Gray) ([][]float32, error) {
-	if err := r.acquire(ctx); err != nil {
+	t, err := r.acquire(ctx)
+	if err != nil {
 		return nil, err
 	}
-	defer r.release()
-	p, err := r.ensure(ctx, true)
+	defer t.release()
+	p, err := r.ensure(ctx, t, true)
 	if err != nil {
 		return nil, err
 	}
 	args := &GenerateArgs{Image: grayBytes(img), Width: img.Rect.Dx(), Height: img.Rect.Dy()}
-	res, err := r.call(ctx, p, Message{Op: OpEmbed, Generate: args}, nil)
+	res, err := r.call(ctx, t, p, Message{Op: OpEmbed, Generate: args}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -203,13 +222,14 @@ func (r *Runner) Embed(ctx context.Context, img *image.Gray) ([][]float32, error
 // Unload implements Engine: it stops the runner, which frees everything the
 // model held, GPU memory included.
 func (r *Runner) Unload(ctx context.Context) error {
-	if err := r.acquire(ctx); err != nil {
+	t, err := r.acquire(ctx)
+	if err != nil {
 		return err
 	}
-	defer r.release()
+	defer t.release()
 	r.mu.Lock()
 	p := r.proc
-	r.proc, r.spec, r.loaded = nil, nil, false
+	r.proc, r.want, r.run, r.notices, r.loaded = nil, nil, nil, nil, false
 	r.mu.Unlock()
 	if p != nil {
 		p.kill()
@@ -217,11 +237,12 @@ func (r *Runner) Unload(ctx context.Context) error {
 	return nil
 }
 
-// Close implements Engine.
+// Close implements Engine. It does not wait for the call in flight, which
+// returns ErrClosed.
 func (r *Runner) Close() error {
 	r.mu.Lock()
 	p := r.proc
-	r.proc, r.closed = nil, true
+	r.proc, r.closed, r.loaded = nil, true, false
 	r.mu.Unlock()
 	if p != nil {
 		p.kill()
@@ -229,57 +250,91 @@ func (r *Runner) Close() error {
 	return nil
 }
 
-// Kill ends the runner process abruptly, as a crash would; the next call
-// starts a new one. Tests use it; the user interface never needs it.
+// Kill ends the runner process abruptly, as a crash would, and returns
+// when it is gone; the call in flight fails with ErrEngineCrashed and the
+// next call starts a new runner. Tests use it; the user interface never
+// needs it.
 func (r *Runner) Kill() {
 	r.mu.Lock()
 	p := r.proc
 	r.mu.Unlock()
-	if p != nil && p.cmd.Process != nil {
-		p.cmd.Process.Kill()
+	if p != nil {
+		p.kill()
 	}
 }
 
-func (r *Runner) acquire(ctx context.Context) error {
+// turn is the right to talk to the runner. One request holds it at a time
+// and exactly one holder gives it back. A request that stops waiting for
+// its reply — its context is cancelled, or its callback panics — hands the
+// turn on to drain, which gives it back when the runner has finished that
+// request, so the next request always finds the runner idle.
+type turn struct {
+	turns  chan struct{}
+	handed bool // given back or handed on: this holder is done with it
+}
+
+func (r *Runner) acquire(ctx context.Context) (*turn, error) {
 	select {
-	case r.turn <- struct{}{}:
-		return nil
+	case r.turns <- struct{}{}:
+		return &turn{turns: r.turns}, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
-func (r *Runner) release() { <-r.turn }
+// release gives the turn back unless it was handed on.
+func (t *turn) release() {
+	if !t.handed {
+		t.handed = true
+		<-t.turns
+	}
+}
+
+// handOff passes the turn to a new holder, who must release it.
+func (t *turn) handOff() *turn {
+	t.handed = true
+	return &turn{turns: t.turns}
+}
 
 // ensure returns a live runner, starting one if needed; with needModel it
-// also reloads the current model into a runner that lost it.
-func (r *Runner) ensure(ctx context.Context, needModel bool) (*proc, error) {
+// also reloads the current model into a runner that lost it. The caller
+// holds t.
+func (r *Runner) ensure(ctx context.Context, t *turn, needModel bool) (*proc, error) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		return nil, errors.New("the engine is closed")
+		return nil, ErrClosed
+	}
+	if needModel && r.run == nil {
+		// Not even a runner is needed to say so (its hello may create a
+		// GPU context).
+		r.mu.Unlock()
+		return nil, ErrNoModel
 	}
 	p := r.proc
 	if p != nil && p.dead() {
 		p, r.proc, r.loaded = nil, nil, false
 	}
-	spec, loaded := r.spec, r.loaded
+	spec, loaded := r.run, r.loaded
 	r.mu.Unlock()
 	if p == nil {
 		var err error
-		p, err = r.start(ctx)
-		if err != nil {
+		if p, err = r.start(ctx, t); err != nil {
 			return nil, err
 		}
 		r.mu.Lock()
-		r.proc, r.lastRun = p, p.runtime
+		closed := r.closed
+		if !closed {
+			r.proc = p
+		}
 		r.mu.Unlock()
+		if closed {
+			p.kill()
+			return nil, ErrClosed
+		}
 	}
 	if needModel && !loaded {
-		if spec == nil {
-			return nil, ErrNoModel
-		}
-		if _, err := r.load(ctx, *spec, nil); err != nil {
+		if _, err := r.load(ctx, t, *spec, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -287,63 +342,71 @@ func (r *Runner) ensure(ctx context.Context, needModel bool) (*proc, error) {
 }
 
 // call sends m and waits for its result, passing other replies to onEvent.
-func (r *Runner) call(ctx context.Context, p *proc, m Message, onEvent func(Message)) (Message, error) {
-	res, err := r.callAsync(ctx, p, m, onEvent)
-	return res, err
-}
-
-// callAsync is call for a request that holds the turn: on cancellation it
-// returns at once, asks the runner to stop, and gives the turn back only
-// when the runner has finished the request (or has been killed), so that
-// the next request starts on an idle runner.
-func (r *Runner) callAsync(ctx context.Context, p *proc, m Message, onEvent func(Message)) (Message, error) {
+// The caller holds t. If call stops waiting before the runner has answered
+// (ctx is cancelled, or onEvent panics), it asks the runner to stop and
+// hands t on to drain, or, for a load or hello, ends the runner: either way
+// the turn comes back only when the runner is idle or gone.
+func (r *Runner) call(ctx context.Context, t *turn, p *proc, m Message, onEvent func(Message)) (Message, error) {
 	m.ID = r.nextID.Add(1)
 	ch := p.subscribe(m.ID)
 	if err := p.send(m); err != nil {
 		p.unsubscribe(m.ID)
 		return Message{}, r.crashed(p, err)
 	}
+	answered := false
+	defer func() {
+		if !answered {
+			r.abandon(t, p, m, ch)
+		}
+	}()
 	for {
 		select {
 		case reply := <-ch:
 			switch reply.Type {
 			case TypeResult:
+				answered = true
 				p.unsubscribe(m.ID)
-				if m.Op == OpGenerate {
-					r.release()
-				}
 				return reply, nil
 			case TypeError:
+				answered = true
 				p.unsubscribe(m.ID)
-				if m.Op == OpGenerate {
-					r.release()
-				}
-				return reply, errors.New(reply.Error)
+				return reply, reply.Err()
 			default:
+				if ctx.Err() != nil {
+					return Message{}, ctx.Err() // no events after a cancel
+				}
 				if onEvent != nil {
 					onEvent(reply)
 				}
 			}
 		case <-p.exited:
+			answered = true
 			p.unsubscribe(m.ID)
-			if m.Op == OpGenerate {
-				r.release()
-			}
 			return Message{}, r.crashed(p, nil)
 		case <-ctx.Done():
-			p.send(Message{ID: r.nextID.Add(1), Op: OpCancel, Target: m.ID})
-			go r.drain(p, m, ch)
 			return Message{}, ctx.Err()
 		}
 	}
 }
 
-// drain waits for the end of a cancelled request.
-func (r *Runner) drain(p *proc, m Message, ch <-chan Message) {
-	defer p.unsubscribe(m.ID)
-	if m.Op == OpGenerate {
-		defer r.release()
+// abandon deals with a request whose caller no longer waits for it.
+func (r *Runner) abandon(t *turn, p *proc, m Message, ch <-chan Message) {
+	if m.Op == OpLoad || m.Op == OpHello {
+		// llama.cpp cannot stop loading, and a runner that holds part of a
+		// model (or has not said hello) is of no use: end it now rather
+		// than let the next request wait for it.
+		p.unsubscribe(m.ID)
+		r.discard(p)
+		return
 	}
+	p.send(Message{ID: r.nextID.Add(1), Op: OpCancel, Target: m.ID})
+	go r.drain(t.handOff(), p, m.ID, ch)
+}
+
+// drain waits for the end of a cancelled request, then gives the turn back.
+func (r *Runner) drain(t *turn, p *proc, id uint64, ch <-chan Message) {
+	defer t.release()
+	defer p.unsubscribe(id)
 	timer := time.NewTimer(10 * time.Second)
 	defer timer.Stop()
 	for {
@@ -357,19 +420,33 @@ func (r *Runner) drain(p *proc, m Message, ch <-chan Message) {
 		case <-timer.C:
 			// Image encoding cannot be interrupted inside llama.cpp; a
 			// runner that does not stop is replaced.
-			p.kill()
+			r.discard(p)
 			return
 		}
 	}
 }
 
-func (r *Runner) crashed(p *proc, err error) error {
+// discard ends p and forgets it if it is the current runner.
+func (r *Runner) discard(p *proc) {
 	p.kill()
 	r.mu.Lock()
 	if r.proc == p {
 		r.proc, r.loaded = nil, false
 	}
 	r.mu.Unlock()
+}
+
+// crashed ends p after it failed and returns the error for the call in
+// flight: ErrClosed when Close ended it, else ErrEngineCrashed with the
+// reason from its log.
+func (r *Runner) crashed(p *proc, err error) error {
+	r.discard(p)
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
 	msg := p.lastLog()
 	if msg == "" && err != nil {
 		msg = err.Error()
@@ -380,18 +457,15 @@ func (r *Runner) crashed(p *proc, err error) error {
 	return fmt.Errorf("%w: %s", ErrEngineCrashed, msg)
 }
 
-// start launches a runner and waits for its hello.
-func (r *Runner) start(ctx context.Context) (*proc, error) {
+// start launches a runner and waits for its hello; the caller holds t.
+func (r *Runner) start(ctx context.Context, t *turn) (*proc, error) {
 	if _, err := os.Stat(r.path); err != nil {
 		return nil, fmt.Errorf("the inference engine %s is missing (build it with make build): %w", r.path, err)
 	}
 	cmd := exec.Command(r.path, append(append([]string{}, r.args...), "runner")...)
-	cmd.Env = RunnerEnv(os.Environ(), r.libDir)
-	if r.log != nil {
-		cmd.Env = append(cmd.Env, "CXRVIEW_VERBOSE=1") // llama.cpp's own log, for --verbose
-	}
+	cmd.Env = RunnerEnv(os.Environ(), r.libDir, r.log != nil)
 	setProcAttr(cmd)
-	p := &proc{cmd: cmd, subs: map[uint64]chan Message{}, exited: make(chan struct{})}
+	p := &proc{cmd: cmd, subs: map[uint64]chan Message{}, exited: make(chan struct{}), done: make(chan struct{})}
 	var stderr io.Writer = &p.tail
 	if r.log != nil {
 		stderr = io.MultiWriter(&p.tail, r.log)
@@ -412,11 +486,14 @@ func (r *Runner) start(ctx context.Context) (*proc, error) {
 	go p.readLoop(out)
 	hctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	res, err := r.call(hctx, p, Message{Op: OpHello}, nil)
+	res, err := r.call(hctx, t, p, Message{Op: OpHello}, nil)
 	if err != nil {
 		p.kill()
 		if hctx.Err() != nil && ctx.Err() == nil {
 			return nil, fmt.Errorf("the inference engine %s did not answer within %v", r.path, r.timeout)
+		}
+		if errors.Is(err, ErrClosed) || ctx.Err() != nil {
+			return nil, err
 		}
 		return nil, fmt.Errorf("start the inference engine: %w", err)
 	}
@@ -435,7 +512,8 @@ type proc struct {
 	wmu     sync.Mutex
 	mu      sync.Mutex
 	subs    map[uint64]chan Message
-	exited  chan struct{}
+	exited  chan struct{} // closed by readLoop once the process has been waited for
+	done    chan struct{} // closed by kill: nobody reads replies any more
 	waitErr error
 	tail    tailBuffer
 	runtime RuntimeInfo
@@ -469,6 +547,7 @@ func (p *proc) send(m Message) error {
 
 func (p *proc) readLoop(out io.Reader) {
 	dec := json.NewDecoder(out)
+read:
 	for {
 		var m Message
 		if err := dec.Decode(&m); err != nil {
@@ -486,11 +565,12 @@ func (p *proc) readLoop(out io.Reader) {
 			continue
 		}
 		// Pieces may outpace a slow consumer: block rather than drop, the
-		// runner's pipe buffers the rest.
+		// runner's pipe buffers the rest. A killed runner's replies have
+		// no reader left.
 		select {
 		case ch <- m:
-		case <-p.exited:
-			return
+		case <-p.done:
+			break read
 		}
 	}
 	p.waitErr = p.cmd.Wait()
@@ -506,8 +586,11 @@ func (p *proc) dead() bool {
 	}
 }
 
+// kill ends the process and waits (a few seconds at most) until it has been
+// waited for.
 func (p *proc) kill() {
 	p.once.Do(func() {
+		close(p.done)
 		p.in.Close()
 		if p.cmd.Process != nil {
 			p.cmd.Process.Kill()
@@ -531,17 +614,46 @@ func (p *proc) exitStatus() string {
 	}
 }
 
-// lastLog returns the last meaningful lines the runner wrote to stderr
-// (llama.cpp's GGML_ASSERT or CUDA error lines end up there).
+// Lines of the runner's log that say why it failed: ggml's and CUDA's
+// messages, C++ exceptions, llama.cpp's error lines.
+var (
+	notableLine = regexp.MustCompile(`GGML_ASSERT|CUDA error|what\(\)|terminate called|(?i:error|failed|out of memory)`)
+	// Go's own report of the signal (with GOTRACEBACK=none only its first lines).
+	goDumpLine = regexp.MustCompile(`^(SIGABRT|SIGSEGV|SIGBUS|SIGILL|SIGFPE|SIGTRAP|PC=|signal arrived during|goroutine \d+|created by|[a-z0-9]{2,6}\s+0x[0-9a-f]+$|\S+\(.*\)$|\t)`)
+)
+
+// lastLog says why the runner stopped, from the end of its log: the native
+// abort's own message when there is one, then the lines before it that name
+// an error; else the last lines that do not come from Go's crash report.
 func (p *proc) lastLog() string {
-	lines := strings.Split(strings.TrimSpace(p.tail.String()), "\n")
-	var keep []string
-	for i := len(lines) - 1; i >= 0 && len(keep) < 3; i-- {
-		l := strings.TrimSpace(lines[i])
-		if l == "" {
-			continue
+	var lines []string
+	for _, l := range strings.Split(p.tail.String(), "\n") {
+		if l = strings.TrimRight(l, " \r"); strings.TrimSpace(l) != "" && !goDumpLine.MatchString(l) {
+			lines = append(lines, strings.TrimSpace(l))
 		}
-		keep = append([]string{l}, keep...)
+	}
+	var keep []string
+	abort := -1
+	for i := len(lines) - 1; i >= 0; i-- {
+		if msg, ok := strings.CutPrefix(lines[i], NativeAbortMarker); ok {
+			abort = i
+			keep = append(keep, "llama.cpp aborted: "+shortenPath(msg))
+			break
+		}
+	}
+	end := len(lines)
+	if abort >= 0 {
+		end = abort
+	}
+	var notable []string
+	for i := end - 1; i >= 0 && len(notable) < 2; i-- {
+		if notableLine.MatchString(lines[i]) {
+			notable = append([]string{lines[i]}, notable...)
+		}
+	}
+	keep = append(keep, notable...)
+	if len(keep) == 0 {
+		keep = lines[max(0, len(lines)-3):]
 	}
 	s := strings.Join(keep, " | ")
 	if st := p.exitStatus(); st != "" && !strings.Contains(s, st) {
@@ -553,7 +665,18 @@ func (p *proc) lastLog() string {
 	return s
 }
 
-// tailBuffer keeps the last 16 KiB written to it.
+// shortenPath drops the folders of the source file ggml names at the start
+// of its abort message ("/long/path/ggml.c:1234: GGML_ASSERT(...)").
+func shortenPath(msg string) string {
+	file, rest, ok := strings.Cut(msg, ": ")
+	if !ok || strings.ContainsAny(file, " \t") {
+		return msg
+	}
+	return filepath.Base(filepath.FromSlash(file)) + ": " + rest
+}
+
+// tailBuffer keeps the last 64 KiB written to it: enough for the reason
+// of a crash and Go's report of it (a C++ exception still ends with one).
 type tailBuffer struct {
 	mu  sync.Mutex
 	buf []byte
@@ -563,8 +686,8 @@ func (t *tailBuffer) Write(b []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.buf = append(t.buf, b...)
-	if len(t.buf) > 16<<10 {
-		t.buf = t.buf[len(t.buf)-16<<10:]
+	if len(t.buf) > 64<<10 {
+		t.buf = t.buf[len(t.buf)-64<<10:]
 	}
 	return len(b), nil
 }
@@ -665,12 +788,17 @@ func DefaultLibDir(enginePath string) string {
 	return filepath.Join(dir, "..", "lib", "ollama")
 }
 
-// RunnerEnv returns the environment for a runner: the backend folders on
-// the loader's path, because the backend libraries load reliably only when
-// their own dependencies (libggml-base, the CUDA runtime) resolve through
-// it; and NVIDIA_TF32_OVERRIDE=0 so that CUDA's float32 matrix products stay
-// float32, which CXR-LLaVA's projector relies on (see the model notes).
-func RunnerEnv(base []string, libDir string) []string {
+// RunnerEnv returns the environment for a runner (and the engine's other
+// commands): the backend folders on the loader's path, because the backend
+// libraries load reliably only when their own dependencies (libggml-base,
+// the CUDA runtime) resolve through it; NVIDIA_TF32_OVERRIDE=0 so that
+// CUDA's float32 matrix products stay float32, which CXR-LLaVA's projector
+// relies on (see the model notes). Unless verbose, an uncaught C++
+// exception prints no gdb backtrace (GGML_NO_BACKTRACE) and a Go panic no
+// goroutine dump (GOTRACEBACK=none), so that the reason stays at the end of
+// the log the client reads; values the caller's environment sets are kept. Verbose sets CXRVIEW_VERBOSE,
+// which turns llama.cpp's whole log on.
+func RunnerEnv(base []string, libDir string, verbose bool) []string {
 	var dirs []string
 	if abs, err := filepath.Abs(libDir); err == nil {
 		if st, err := os.Stat(abs); err == nil && st.IsDir() {
@@ -713,5 +841,15 @@ func RunnerEnv(base []string, libDir string) []string {
 	} else if old != "" {
 		env = append(env, pathVar+"="+old)
 	}
-	return append(env, "NVIDIA_TF32_OVERRIDE=0")
+	env = append(env, "NVIDIA_TF32_OVERRIDE=0")
+	if verbose {
+		return append(env, "CXRVIEW_VERBOSE=1")
+	}
+	for _, kv := range []string{"GGML_NO_BACKTRACE=1", "GOTRACEBACK=none"} {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, k+"=") }) {
+			env = append(env, kv)
+		}
+	}
+	return env
 }

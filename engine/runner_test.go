@@ -1,11 +1,15 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -16,16 +20,16 @@ import (
 
 	"cxrview/engine"
 	"cxrview/engine/cxr/cxrtest"
-	"cxrview/engine/llm"
 	"cxrview/engine/quant"
 	"cxrview/engine/testmodel"
 )
 
 // The test binary doubles as the runner: the client starts it again with
-// CXRVIEW_TEST_RUNNER=1 and the argument "runner".
+// CXRVIEW_TEST_RUNNER=1 and the argument "runner", after the options of
+// testRunner.
 func TestMain(m *testing.M) {
 	if os.Getenv("CXRVIEW_TEST_RUNNER") == "1" {
-		os.Exit(llm.Main())
+		os.Exit(testRunner(os.Args[1:]))
 	}
 	os.Setenv("CXRVIEW_TEST_RUNNER", "1")
 	os.Exit(m.Run())
@@ -42,13 +46,15 @@ func libDir() string {
 	return filepath.Join(filepath.Dir(file), "..", "lib", "ollama")
 }
 
-func newRunner(t testing.TB) *engine.Runner {
+// newRunner returns a client of the real runner; opts are testRunner's
+// options, which make it misbehave in chosen ways.
+func newRunner(t testing.TB, opts ...string) *engine.Runner {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := engine.NewRunner(exe, engine.WithLibDir(libDir()))
+	r := engine.NewRunner(exe, engine.WithLibDir(libDir()), engine.WithArgs(opts...))
 	t.Cleanup(func() { r.Close() })
 	return r
 }
@@ -236,8 +242,8 @@ func TestCancel(t *testing.T) {
 		}
 	})
 	returned := time.Since(cancelledAt)
-	if !errors.Is(err, context.Canceled) || st.StopReason != "cancelled" {
-		t.Fatalf("cancelled generation: err %v, stats %+v", err, st)
+	if !errors.Is(err, context.Canceled) || st.StopReason != "cancelled" || pieces != 5 {
+		t.Fatalf("cancelled generation: err %v, %d pieces (want none after the cancel), stats %+v", err, pieces, st)
 	}
 	t.Logf("Generate returned %v after the cancel", returned)
 	// The runner finished the cancelled request; the next one runs normally.
@@ -356,6 +362,11 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("%s: err %v, want one mentioning %q", c.name, err, c.want)
 		}
 	}
+	// The runner's errors keep their kind across the protocol.
+	_, err = r.Generate(ctx, engine.Request{Image: testImage(info.ImageSize), Turns: []engine.Turn{{User: "Describe."}}, MaxTokens: 5000}, nil)
+	if !errors.Is(err, engine.ErrContextTooBig) {
+		t.Errorf("context overflow: %v is not ErrContextTooBig", err)
+	}
 	if text, _ := generate(t, r, reportRequest(t, info.ImageSize, 4)); text == "" {
 		t.Error("the runner is not usable after bad requests")
 	}
@@ -398,4 +409,118 @@ func TestVisionOracle(t *testing.T) {
 	if c := cxrtest.Cosine(got[n-1], cls); c < 0.999 {
 		t.Errorf("last slot: cosine %.4f with the projected class token; has llama.cpp's class-token order changed?", c)
 	}
+}
+
+// TestMinContext: the runner refuses a context one token below
+// engine.MinContext, naming that minimum, and loads at the minimum.
+func TestMinContext(t *testing.T) {
+	r := newRunner(t)
+	spec := tinySpec(t, "tiny")
+	least := engine.MinContext(16) // the tiny projector's image tokens
+	spec.Context = least - 1
+	_, err := r.Load(context.Background(), spec, nil)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("use at least %d", least)) {
+		t.Fatalf("context %d: err %v, want one naming %d", spec.Context, err, least)
+	}
+	spec.Context = least
+	info, err := r.Load(context.Background(), spec, nil)
+	if err != nil {
+		t.Fatalf("context %d: %v", least, err)
+	}
+	if info.ImageTokens != 16 || info.Context != least {
+		t.Errorf("model info %+v", info)
+	}
+}
+
+// TestRunnerStopsOnCancel speaks the protocol to a real runner directly,
+// so that what the runner does with a cancel shows (the client returns at
+// once whatever the runner does): a 3,000-token generation cancelled after
+// a few pieces must end with StopReason "cancelled" far short of 3,000.
+func TestRunnerStopsOnCancel(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "runner")
+	cmd.Env = engine.RunnerEnv(os.Environ(), libDir(), false)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		in.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("runner: %v\n%s", err, stderr.Bytes())
+		}
+	}()
+	enc, dec := json.NewEncoder(in), json.NewDecoder(out)
+	send := func(m engine.Message) {
+		t.Helper()
+		if err := enc.Encode(m); err != nil {
+			t.Fatalf("send %s: %v", m.Op, err)
+		}
+	}
+	// result reads replies to id until its result, passing the others to each.
+	result := func(id uint64, each func(engine.Message)) engine.Message {
+		t.Helper()
+		for {
+			var m engine.Message
+			if err := dec.Decode(&m); err != nil {
+				t.Fatalf("read: %v\n%s", err, stderr.Bytes())
+			}
+			switch {
+			case m.ID != id:
+				t.Fatalf("reply to request %d while %d runs: %+v", m.ID, id, m)
+			case m.Type == engine.TypeError:
+				t.Fatalf("request %d: %s", id, m.Error)
+			case m.Type == engine.TypeResult:
+				return m
+			case each != nil:
+				each(m)
+			}
+		}
+	}
+	send(engine.Message{ID: 1, Op: engine.OpHello})
+	result(1, nil)
+	spec := tinySpec(t, "tiny")
+	spec.Context = 4096
+	send(engine.Message{ID: 2, Op: engine.OpLoad, Load: &spec})
+	info := result(2, nil).Model
+	q, _ := engine.PresetReport.Question("")
+	prompt, err := engine.RenderPrompt(info.Template, []engine.Turn{{User: q}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := testImage(info.ImageSize)
+	const maxTokens = 3000
+	send(engine.Message{ID: 3, Op: engine.OpGenerate, Generate: &engine.GenerateArgs{
+		Prompt: prompt, Image: img.Pix, Width: info.ImageSize, Height: info.ImageSize, MaxTokens: maxTokens, IgnoreEOS: true}})
+	pieces := 0
+	res := result(3, func(m engine.Message) {
+		if m.Type == engine.TypePiece {
+			if pieces++; pieces == 5 {
+				send(engine.Message{ID: 4, Op: engine.OpCancel, Target: 3})
+			}
+		}
+	})
+	st := res.Stats
+	if st == nil || st.StopReason != "cancelled" {
+		t.Fatalf("the runner's final reply: %+v, want stop reason cancelled", st)
+	}
+	t.Logf("cancelled after %d pieces; the runner stopped at %d tokens", pieces, st.GenTokens)
+	if pieces < 5 || st.GenTokens > maxTokens/3 {
+		t.Errorf("the runner generated %d of %d tokens after a cancel at piece 5", st.GenTokens, maxTokens)
+	}
+	// The runner takes the next request.
+	send(engine.Message{ID: 5, Op: engine.OpHello})
+	result(5, nil)
 }

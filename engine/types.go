@@ -40,6 +40,12 @@ type ModelSpec struct {
 // new tokens with room for a few follow-up questions.
 const DefaultContext = 4096
 
+// MinContext is the smallest context a model whose projector gives
+// imageTokens tokens is loaded with: the image, CXR-LLaVA's system prompt
+// and question (about 100 tokens) and room for a short answer. Every engine
+// and the Ollama export apply this one rule.
+func MinContext(imageTokens int) int { return imageTokens + 256 }
+
 // DefaultMaxTokens is the reference code's limit on new tokens.
 const DefaultMaxTokens = 512
 
@@ -122,26 +128,30 @@ type Piece struct {
 
 // Stats describe a finished generation.
 type Stats struct {
-	LoadMS          int64   `json:"load_ms"`
-	EncodeMS        int64   `json:"image_encode_ms"`
-	ImageCached     bool    `json:"image_cached"`
-	PromptTokens    int     `json:"prompt_tokens"` // positions evaluated for the prompt, image included
-	CachedTokens    int     `json:"cached_tokens"` // prompt positions reused from the previous request
-	PromptMS        int64   `json:"prompt_ms"`
-	PromptTPS       float64 `json:"prompt_tokens_per_s"`
-	GenTokens       int     `json:"generated_tokens"`
-	GenMS           int64   `json:"generate_ms"`
-	GenTPS          float64 `json:"generated_tokens_per_s"`
-	FirstTokenMS    int64   `json:"first_token_ms"`
-	TotalMS         int64   `json:"total_ms"`
-	Backend         string  `json:"backend"`
-	PeakRSS         int64   `json:"peak_rss_bytes"`
-	PeakVRAM        int64   `json:"peak_vram_bytes,omitempty"`
-	StopReason      string  `json:"stop_reason"` // "eos", "length" or "cancelled"
-	PromptTokenIDs  []int   `json:"prompt_token_ids,omitempty"`
-	TokenIDs        []int   `json:"token_ids,omitempty"`
-	Prompt          string  `json:"prompt,omitempty"`
-	ContextCapacity int     `json:"context"`
+	LoadMS       int64   `json:"load_ms"`
+	EncodeMS     int64   `json:"image_encode_ms"`
+	ImageCached  bool    `json:"image_cached"`
+	PromptTokens int     `json:"prompt_tokens"` // positions evaluated for the prompt, image included
+	CachedTokens int     `json:"cached_tokens"` // prompt positions reused from the previous request
+	PromptMS     int64   `json:"prompt_ms"`
+	PromptTPS    float64 `json:"prompt_tokens_per_s"`
+	GenTokens    int     `json:"generated_tokens"`
+	GenMS        int64   `json:"generate_ms"`
+	GenTPS       float64 `json:"generated_tokens_per_s"`
+	FirstTokenMS int64   `json:"first_token_ms"`
+	TotalMS      int64   `json:"total_ms"`
+	Backend      string  `json:"backend"`
+	PeakRSS      int64   `json:"peak_rss_bytes"`
+	// VRAMUsed is the GPU memory the model holds after the run: the GPUs'
+	// free memory when it began loading minus their free memory now. What
+	// other programs took or freed on the GPUs meanwhile counts too, and
+	// it is not a peak (llama.cpp allocates its buffers when it loads).
+	VRAMUsed        int64  `json:"vram_used_bytes,omitempty"`
+	StopReason      string `json:"stop_reason"` // "eos", "length" or "cancelled"
+	PromptTokenIDs  []int  `json:"prompt_token_ids,omitempty"`
+	TokenIDs        []int  `json:"token_ids,omitempty"`
+	Prompt          string `json:"prompt,omitempty"`
+	ContextCapacity int    `json:"context"`
 }
 
 // ImageTokenID marks the image's place in PromptTokenIDs, as the reference
@@ -153,4 +163,6 @@ var (
 	ErrNoModel       = fmt.Errorf("no model is loaded")
 	ErrContextTooBig = fmt.Errorf("the request does not fit the context")
 	ErrEngineCrashed = fmt.Errorf("the inference engine stopped unexpectedly")
+	// ErrClosed: the engine was closed, perhaps while the call ran.
+	ErrClosed = fmt.Errorf("the engine was closed")
 )

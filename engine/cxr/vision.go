@@ -442,12 +442,16 @@ func WriteFile(path string, kv fsggml.KV, ts []*fsggml.Tensor) error {
 	return nil
 }
 
+// TempPattern names the temporary files WriteTemp makes (os.CreateTemp's
+// pattern; filepath.Match finds them).
+const TempPattern = ".cxrview-*.gguf.tmp"
+
 // WriteTemp writes a GGUF file meant for path into a temporary file beside
 // it, synced to disk, and returns the temporary file's name; the caller
 // renames it into place (several files at once, when they belong
 // together) or removes it. On error nothing is left behind.
 func WriteTemp(path string, kv fsggml.KV, ts []*fsggml.Tensor) (string, error) {
-	f, err := os.CreateTemp(dirOf(path), ".cxrview-*.gguf.tmp")
+	f, err := os.CreateTemp(dirOf(path), TempPattern)
 	if err != nil {
 		return "", fmt.Errorf("create %s: %w", path, err)
 	}

@@ -47,6 +47,10 @@ type Value struct {
 	Elem uint32
 	Len  uint64
 	Data any
+	// Offset is where the value is encoded in the file, after its type:
+	// a scalar's bytes, a string's length, an array's element type. Tools
+	// that patch one value in place (engine.CopyWithoutAddBOS) use it.
+	Offset int64
 }
 
 // Tensor describes one tensor of the file; Offset is relative to the start
@@ -73,9 +77,15 @@ type File struct {
 	Version    uint32
 	KV         map[string]Value
 	Tensors    []Tensor
+	TableStart int64 // end of the metadata, start of the tensor table
+	TableEnd   int64 // end of the tensor table, before the alignment padding
 	DataOffset int64 // start of the tensor data, after alignment
 	Size       int64 // file size
 }
+
+// KVCountOffset is where the header stores its number of metadata keys:
+// after the magic, the version and the tensor count.
+const KVCountOffset = 16
 
 // Open reads the header of the GGUF file at path.
 func Open(path string) (*File, error) {
@@ -122,12 +132,15 @@ func Read(r io.ReaderAt, size int64) (*File, error) {
 	for i := uint64(0); i < nKV && d.err == nil; i++ {
 		key := d.str()
 		typ := d.u32()
+		off := d.off
 		v := d.value(typ)
+		v.Offset = off
 		if d.err != nil {
 			return nil, fmt.Errorf("metadata key %d (%q): %w", i, key, d.fail())
 		}
 		f.KV[key] = v
 	}
+	f.TableStart = d.off
 	f.Tensors = make([]Tensor, 0, nTensors)
 	for i := uint64(0); i < nTensors && d.err == nil; i++ {
 		t := Tensor{Name: d.str()}
@@ -153,6 +166,7 @@ func Read(r io.ReaderAt, size int64) (*File, error) {
 	if d.err != nil {
 		return nil, d.fail()
 	}
+	f.TableEnd = d.off
 	align := int64(32)
 	if v, ok := f.KV["general.alignment"]; ok {
 		a, ok := v.Uint()
@@ -162,10 +176,14 @@ func Read(r io.ReaderAt, size int64) (*File, error) {
 		align = int64(a)
 	}
 	f.DataOffset = (d.off + align - 1) / align * align
+	// Every term is checked against what is left, so that no sum can wrap.
+	room := uint64(0)
+	if size > f.DataOffset {
+		room = uint64(size - f.DataOffset)
+	}
 	for _, t := range f.Tensors {
-		end := uint64(f.DataOffset) + t.Offset + t.Bytes
-		if t.Offset > uint64(size) || end > uint64(size) {
-			return nil, fmt.Errorf("truncated: tensor %q ends at byte %d but the file has %d", t.Name, end, size)
+		if t.Offset > room || t.Bytes > room-t.Offset {
+			return nil, fmt.Errorf("truncated: tensor %q (%d bytes at data offset %d) runs past the end of the file (%d bytes of data)", t.Name, t.Bytes, t.Offset, room)
 		}
 	}
 	return f, nil
@@ -523,6 +541,9 @@ func tensorBytes(t Tensor) (uint64, error) {
 			return 0, fmt.Errorf("invalid shape %v", t.Shape)
 		}
 		n *= dim
+	}
+	if blocks := n / bl[0]; blocks > math.MaxUint64/bl[1] {
+		return 0, fmt.Errorf("invalid shape %v: its size does not fit in 64 bits", t.Shape)
 	}
 	return n / bl[0] * bl[1], nil
 }

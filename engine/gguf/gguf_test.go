@@ -2,6 +2,8 @@ package gguf
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,4 +101,80 @@ func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		Read(bytes.NewReader(b), int64(len(b)))
 	})
+}
+
+// header writes a GGUF v3 header with no metadata and one F32 tensor of the
+// given shape at data offset off, followed by data bytes of tensor data.
+func header(shape []uint64, off uint64, data int) []byte {
+	var b []byte
+	b = append(b, "GGUF"...)
+	b = binary.LittleEndian.AppendUint32(b, 3)
+	b = binary.LittleEndian.AppendUint64(b, 1) // tensors
+	b = binary.LittleEndian.AppendUint64(b, 0) // keys
+	name := "t"
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(name)))
+	b = append(b, name...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(shape)))
+	for _, d := range shape {
+		b = binary.LittleEndian.AppendUint64(b, d)
+	}
+	b = binary.LittleEndian.AppendUint32(b, 0) // F32
+	b = binary.LittleEndian.AppendUint64(b, off)
+	for len(b)%32 != 0 {
+		b = append(b, 0)
+	}
+	return append(b, make([]byte, data)...)
+}
+
+// TestReadSizeOverflow gives tensor sizes and offsets whose sums wrap around
+// 64 bits: each must be an error, not a tensor that seems to fit.
+func TestReadSizeOverflow(t *testing.T) {
+	cases := []struct {
+		name  string
+		shape []uint64
+		off   uint64
+	}{
+		{"size wraps to 0", []uint64{1 << 62}, 0},         // 2^62 floats = 2^64 bytes
+		{"size fits, end wraps", []uint64{1<<62 - 14}, 0}, // 2^64-56 bytes after a 64-byte header: the end wraps to 8
+		{"offset past the end", []uint64{8}, math.MaxUint64 - 16},
+		{"elements overflow", []uint64{1 << 32, 1 << 32}, 0},
+	}
+	if _, err := Read(bytes.NewReader(header([]uint64{8}, 0, 32)), int64(len(header([]uint64{8}, 0, 32)))); err != nil {
+		t.Fatalf("a well-formed header fails: %v", err)
+	}
+	for _, c := range cases {
+		b := header(c.shape, c.off, 64)
+		if f, err := Read(bytes.NewReader(b), int64(len(b))); err == nil {
+			t.Errorf("%s: no error (tensor %+v)", c.name, f.Tensors[0])
+		}
+	}
+}
+
+// TestOffsets checks the positions Read records against the bytes of the file.
+func TestOffsets(t *testing.T) {
+	b := sample(t)
+	f, err := Read(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := binary.LittleEndian.Uint64(b[KVCountOffset:]); n != uint64(len(f.KV)) {
+		t.Errorf("key count at KVCountOffset is %d, want %d", n, len(f.KV))
+	}
+	if v := f.KV["general.flag"]; b[v.Offset] != 1 {
+		t.Errorf("general.flag: byte %d at its offset, want 1", b[v.Offset])
+	}
+	if v := f.KV["llama.block_count"]; binary.LittleEndian.Uint32(b[v.Offset:]) != 2 {
+		t.Errorf("block_count: %d at its offset", binary.LittleEndian.Uint32(b[v.Offset:]))
+	}
+	if v := f.KV["general.name"]; binary.LittleEndian.Uint64(b[v.Offset:]) != uint64(len("sample")) || string(b[v.Offset+8:v.Offset+14]) != "sample" {
+		t.Errorf("general.name at its offset: %q", b[v.Offset:v.Offset+14])
+	}
+	// The tensor table starts with the first tensor's name.
+	first := f.Tensors[0].Name
+	if n := binary.LittleEndian.Uint64(b[f.TableStart:]); n != uint64(len(first)) || string(b[f.TableStart+8:f.TableStart+8+int64(n)]) != first {
+		t.Errorf("the tensor table does not start at %d", f.TableStart)
+	}
+	if f.TableEnd > f.DataOffset || f.DataOffset-f.TableEnd >= 32 || f.DataOffset%32 != 0 {
+		t.Errorf("table end %d, data offset %d", f.TableEnd, f.DataOffset)
+	}
 }

@@ -169,9 +169,9 @@ func (st *state) generate(args engine.GenerateArgs, stop *atomic.Bool, emit func
 	}
 	stats.TotalMS = time.Since(begin).Milliseconds()
 	stats.PeakRSS = peakRSS()
-	for _, d := range devices() {
-		if d.kind == 1 || d.kind == 2 {
-			stats.PeakVRAM = max(stats.PeakVRAM, int64(d.total-d.free))
+	for name, now := range gpuFree() {
+		if before, ok := st.gpuFree[name]; ok && before > now {
+			stats.VRAMUsed += int64(before - now)
 		}
 	}
 	return stats, nil
@@ -209,7 +209,7 @@ func (st *state) decodeInputs(inputs []input, stop *atomic.Bool) (int, error) {
 			if errors.Is(err, llama.ErrKvCacheFull) {
 				return 0, fmt.Errorf("%w: llama.cpp found no room in the KV cache", engine.ErrContextTooBig)
 			}
-			return 0, fmt.Errorf("decode: %w", err)
+			return 0, fmt.Errorf("decode: %w%s", err, because(""))
 		}
 		for i := start; i < end; i++ {
 			st.cache = append(st.cache, inputs[i].key)

@@ -28,8 +28,9 @@ type state struct {
 	threads int
 	tokens  *llama.Batch
 	embeds  *llama.Batch
-	cache   []inputKey   // what the KV cache holds, one key per position
-	images  []imageEntry // recently encoded images, newest last
+	cache   []inputKey        // what the KV cache holds, one key per position
+	images  []imageEntry      // recently encoded images, newest last
+	gpuFree map[string]uint64 // each GPU's free memory before the model loaded
 }
 
 type inputKey struct {
@@ -73,6 +74,7 @@ func (st *state) close() {
 func (st *state) load(spec engine.ModelSpec, progress func(float64)) (engine.ModelInfo, error) {
 	start := time.Now()
 	st.close()
+	st.gpuFree = gpuFree()
 	in, err := engine.Inspect(spec.Text, spec.Projector)
 	if err != nil {
 		return engine.ModelInfo{}, err
@@ -86,8 +88,8 @@ func (st *state) load(spec engine.ModelSpec, progress func(float64)) (engine.Mod
 		notices = append(notices, fmt.Sprintf("The context was limited to %d tokens, the model's trained length.", in.TrainContext))
 		nCtx = in.TrainContext
 	}
-	if nCtx < in.ImageTokens+64 {
-		return engine.ModelInfo{}, fmt.Errorf("a context of %d tokens cannot hold the image's %d tokens and a prompt; use at least %d", nCtx, in.ImageTokens, in.ImageTokens+256)
+	if least := engine.MinContext(in.ImageTokens); nCtx < least {
+		return engine.ModelInfo{}, fmt.Errorf("a context of %d tokens cannot hold the image's %d tokens and a prompt; use at least %d", nCtx, in.ImageTokens, least)
 	}
 	threads := spec.Threads
 	if threads <= 0 {
@@ -206,12 +208,12 @@ func (st *state) open(path string, layers, nCtx, threads int, progress func(floa
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("llama.cpp could not load %s", path)
+		return fmt.Errorf("llama.cpp could not load %s%s", path, because(""))
 	}
 	lc, err := llama.NewContextWithModel(m, llama.NewContextParams(nCtx, batchSize, 1, threads, ml.FlashAttentionAuto, ""))
 	if err != nil {
 		llama.FreeModel(m)
-		return fmt.Errorf("llama.cpp could not create a context of %d tokens", nCtx)
+		return fmt.Errorf("llama.cpp could not create a context of %d tokens%s", nCtx, because(""))
 	}
 	if err := checkLayout(m, lc, nCtx); err != nil {
 		freeContext(lc)
@@ -221,6 +223,17 @@ func (st *state) open(path string, layers, nCtx, threads int, progress func(floa
 	prepareContext(lc)
 	st.model, st.lc = m, lc
 	return nil
+}
+
+// gpuFree returns the free memory of each GPU by name.
+func gpuFree() map[string]uint64 {
+	free := map[string]uint64{}
+	for _, d := range devices() {
+		if d.kind == 1 || d.kind == 2 {
+			free[d.name] = d.free
+		}
+	}
+	return free
 }
 
 // ladder lists the layer counts to try: the planned one, half, then CPU.
@@ -253,7 +266,7 @@ func (st *state) imageEmbeddings(args engine.GenerateArgs) ([][]float32, [32]byt
 		return nil, hash, false, 0, fmt.Errorf("the image has %d bytes, want %d", len(args.Image), size*size)
 	}
 	gray := args.Image
-	if st.in.BlockRotate && !args.SkipReorder {
+	if st.in.BlockRotate {
 		gray = engine.ReorderBlocks(gray, size, st.in.PatchSize)
 	}
 	hash = sha256.Sum256(gray)

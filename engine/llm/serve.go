@@ -23,6 +23,7 @@ import (
 // a cancel request is acted on at once.
 func Serve(in io.Reader, out io.Writer) error {
 	llama.BackendInit()
+	installNativeHooks()
 	s := &server{out: json.NewEncoder(out), queue: make(chan engine.Message, 64)}
 	done := make(chan struct{})
 	go func() {
@@ -94,6 +95,7 @@ func (s *server) begin(id uint64) bool {
 	s.current = id
 	s.stop.Store(false)
 	setAbort(false)
+	nativeErrors() // a request's errors are its own
 	if s.cancelled[id] {
 		delete(s.cancelled, id)
 		return false
@@ -157,13 +159,11 @@ func (s *server) handle(m engine.Message) {
 			break
 		}
 		reply.Embeddings, err = s.st.embed(*m.Generate)
-	case engine.OpUnload:
-		s.st.close()
 	default:
 		err = fmt.Errorf("unknown operation %q", m.Op)
 	}
 	if err != nil {
-		s.send(engine.Message{ID: m.ID, Type: engine.TypeError, Error: err.Error()})
+		s.send(engine.ErrorReply(m.ID, err))
 		return
 	}
 	s.send(reply)

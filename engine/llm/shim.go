@@ -6,14 +6,113 @@ package llm
 // include path by `make headers` (CGO_CPPFLAGS=-I<cache>/llama-include).
 
 /*
+#cgo linux LDFLAGS: -ldl
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <stdatomic.h>
+#include <pthread.h>
+#if !defined(_WIN32)
+#include <dlfcn.h>
+#include <signal.h>
+#endif
+#include "ollama/ggml.h"
 #include "ollama/llama.h"
 #include "ollama/mtmd.h"
 #include "ollama/ggml-backend.h"
 
 extern char const *LLAMA_COMMIT;
+
+// Native aborts. ggml_abort (a failed GGML_ASSERT, GGML_ABORT on a CUDA
+// error) calls the abort callback with its message instead of printing it
+// and a backtrace; the callback writes one marked line the client looks
+// for, and the process then aborts as before. Go's SIGABRT handler would
+// follow the message with a dump of every goroutine and the registers
+// (whatever GOTRACEBACK says: a fatal signal always gets one), so the
+// callback restores the default action first and the process dies of
+// SIGABRT as a C program does.
+static char cxr_abort_prefix[64];
+
+static void cxr_on_abort(const char *msg) {
+	fprintf(stderr, "\n%s%s\n", cxr_abort_prefix, msg ? msg : "");
+	fflush(stderr);
+#if !defined(_WIN32)
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGABRT, &sa, NULL);
+#endif
+}
+
+// The recent error-level messages of llama.cpp, ggml and mtmd, kept for the
+// errors the runner reports; every message still goes on to the previous
+// log callback (ollama's, which filters by the log level).
+static pthread_mutex_t cxr_log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char cxr_errs[2048];
+static size_t cxr_errs_len;
+static int cxr_last_level;
+static int cxr_hooked;
+static ggml_log_callback cxr_prev_log;
+static void *cxr_prev_log_data;
+
+static void cxr_log(enum ggml_log_level level, const char *text, void *data) {
+	(void)data;
+	pthread_mutex_lock(&cxr_log_mu);
+	if (level != GGML_LOG_LEVEL_CONT) cxr_last_level = level;
+	if (cxr_last_level == GGML_LOG_LEVEL_ERROR && text) {
+		size_t n = strlen(text), room = sizeof(cxr_errs) - 1;
+		if (n > room) { text += n - room; n = room; }
+		if (cxr_errs_len + n > room) {  // keep the newest text
+			size_t drop = cxr_errs_len + n - room;
+			memmove(cxr_errs, cxr_errs + drop, cxr_errs_len - drop);
+			cxr_errs_len -= drop;
+		}
+		memcpy(cxr_errs + cxr_errs_len, text, n);
+		cxr_errs_len += n;
+		cxr_errs[cxr_errs_len] = 0;
+	}
+	ggml_log_callback prev = cxr_prev_log;
+	void *prev_data = cxr_prev_log_data;
+	pthread_mutex_unlock(&cxr_log_mu);
+	if (prev) prev(level, text, prev_data);
+	else fputs(text, stderr);
+}
+
+// cxr_take_errors copies the kept error text into buf and forgets it.
+static void cxr_take_errors(char *buf, size_t len) {
+	pthread_mutex_lock(&cxr_log_mu);
+	snprintf(buf, len, "%s", cxr_errs);
+	cxr_errs_len = 0;
+	cxr_errs[0] = 0;
+	pthread_mutex_unlock(&cxr_log_mu);
+}
+
+static void cxr_install_hooks(const char *abort_prefix) {
+	if (cxr_hooked) return;
+	cxr_hooked = 1;
+	snprintf(cxr_abort_prefix, sizeof cxr_abort_prefix, "%s", abort_prefix);
+	llama_log_get(&cxr_prev_log, &cxr_prev_log_data);
+	llama_log_set(cxr_log, NULL);  // ggml's log in this binary too
+	mtmd_log_set(cxr_log, NULL);
+	ggml_set_abort_callback(cxr_on_abort);
+#if !defined(_WIN32)
+	// The backends ggml loads at run time (the CPU variants, CUDA) use the
+	// copy of ggml-base in lib/ollama, which has its own log and abort
+	// callbacks: a CUDA error aborts through that one.
+	const char *names[] = {"libggml-base.so.0", "libggml-base.so", "libggml-base.dylib", NULL};
+	for (int i = 0; names[i]; i++) {
+		void *h = dlopen(names[i], RTLD_NOW | RTLD_NOLOAD);
+		if (!h) continue;
+		void (*set_log)(ggml_log_callback, void *) = (void (*)(ggml_log_callback, void *))dlsym(h, "ggml_log_set");
+		ggml_abort_callback_t (*set_abort)(ggml_abort_callback_t) = (ggml_abort_callback_t (*)(ggml_abort_callback_t))dlsym(h, "ggml_set_abort_callback");
+		if (set_log) set_log(cxr_log, NULL);
+		if (set_abort) set_abort(cxr_on_abort);
+		dlclose(h);  // only the reference RTLD_NOLOAD added
+		break;
+	}
+#endif
+}
 
 static atomic_int cxr_abort_flag;
 
@@ -102,7 +201,10 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unsafe"
+
+	"cxrview/engine"
 
 	"github.com/ollama/ollama/llama"
 )
@@ -119,8 +221,12 @@ func contextPtr(lc *llama.Context) *C.struct_llama_context {
 }
 
 // checkLayout verifies the pointer extraction on a live model and context.
+// llama.cpp rounds the context up to a multiple of 256, so it holds at
+// least nCtx positions.
 func checkLayout(m *llama.Model, lc *llama.Context, nCtx int) error {
-	if int(C.llama_model_n_embd(modelPtr(m))) != m.NEmbd() || int(C.llama_n_ctx(contextPtr(lc))) != nCtx {
+	if int(C.llama_model_n_embd(modelPtr(m))) != m.NEmbd() ||
+		C.llama_get_model(contextPtr(lc)) != modelPtr(lc.Model()) ||
+		int(C.llama_n_ctx(contextPtr(lc))) < nCtx {
 		return errors.New("internal: the llama package's layout is not what this build expects")
 	}
 	return nil
@@ -142,6 +248,39 @@ func setAbort(on bool) {
 
 func llamaCommit() string { return C.GoString(C.LLAMA_COMMIT) }
 
+// installNativeHooks sets the abort callback that marks a native abort
+// in the log (engine.NativeAbortMarker) and the log hook behind
+// nativeErrors, in this binary's ggml and in the one the backends use.
+// Call it after the backends are loaded.
+func installNativeHooks() {
+	cs := C.CString(engine.NativeAbortMarker)
+	defer C.free(unsafe.Pointer(cs))
+	C.cxr_install_hooks(cs)
+}
+
+// nativeErrors returns the error-level messages llama.cpp, ggml and mtmd
+// logged since the last call, one line each, and forgets them.
+func nativeErrors() []string {
+	var buf [2048]C.char
+	C.cxr_take_errors(&buf[0], C.size_t(len(buf)))
+	var out []string
+	for _, l := range strings.Split(C.GoString(&buf[0]), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// because gives a failure's reason from llama.cpp's error messages since
+// the last call: ": message; message", or fallback when there are none.
+func because(fallback string) string {
+	if errs := nativeErrors(); len(errs) > 0 {
+		return ": " + strings.Join(errs[max(0, len(errs)-3):], "; ")
+	}
+	return fallback
+}
+
 // vision is a projector context created with the settings the wrapper's
 // NewMtmdContext fixes (4 threads, GPU always).
 type vision struct{ c *C.mtmd_context }
@@ -151,7 +290,7 @@ func newVision(path string, m *llama.Model, threads int, useGPU bool) (*vision, 
 	defer C.free(unsafe.Pointer(cp))
 	c := C.cxr_mtmd_init(cp, modelPtr(m), C.int(threads), C.bool(useGPU))
 	if c == nil {
-		return nil, fmt.Errorf("llama.cpp could not load the projector %s (see the engine log)", path)
+		return nil, fmt.Errorf("llama.cpp could not load the projector %s%s", path, because(" (its log gives no reason)"))
 	}
 	return &vision{c: c}, nil
 }
@@ -172,7 +311,7 @@ func (v *vision) encode(rgb []byte, w, h, nEmbd int) ([][]float32, error) {
 	var n, status C.int
 	out := C.cxr_encode(v.c, (*C.uchar)(unsafe.Pointer(&rgb[0])), C.uint32_t(w), C.uint32_t(h), C.int(nEmbd), &n, &status)
 	if out == nil {
-		return nil, fmt.Errorf("llama.cpp could not encode the image (status %d)", int(status))
+		return nil, fmt.Errorf("llama.cpp could not encode the image: %s%s", encodeStatus(int(status)), because(""))
 	}
 	defer C.free(unsafe.Pointer(out))
 	flat := unsafe.Slice((*float32)(unsafe.Pointer(out)), int(n)*nEmbd)
@@ -183,6 +322,27 @@ func (v *vision) encode(rgb []byte, w, h, nEmbd int) ([][]float32, error) {
 		rows[i] = all[i*nEmbd : (i+1)*nEmbd]
 	}
 	return rows, nil
+}
+
+// encodeStatus says in words what cxr_encode's status code means.
+func encodeStatus(status int) string {
+	switch status {
+	case 1:
+		return "the bitmap could not be made"
+	case 11:
+		return "mtmd found no place for the image in its prompt"
+	case 12:
+		return "mtmd could not preprocess the image"
+	case 2:
+		return "mtmd returned no image chunk"
+	case 3:
+		return "the vision encoder failed"
+	case 4:
+		return "the vision encoder returned no embeddings"
+	case 5:
+		return "out of memory for the embeddings"
+	}
+	return fmt.Sprintf("mtmd status %d", status)
 }
 
 // piece returns a token's text without rendering control tokens, as the

@@ -124,7 +124,7 @@ func Start(t testing.TB, bin, libDir string) *Server {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve")
-	env := engine.RunnerEnv(os.Environ(), libDir)
+	env := engine.RunnerEnv(os.Environ(), libDir, true)
 	env = append(env, "OLLAMA_HOST="+addr, "OLLAMA_MODELS="+s.Models, "HOME="+home,
 		"OLLAMA_NUM_PARALLEL=1", "OLLAMA_MAX_LOADED_MODELS=1", "OLLAMA_NOPRUNE=1", "OLLAMA_DEBUG=1")
 	cmd.Env = env

@@ -6,6 +6,7 @@
 package testmodel
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
@@ -84,14 +85,24 @@ func Paths(dir string, s Shape, ft quant.FileType) Files {
 // Generate writes a pair into dir (created if needed) and returns its paths.
 // The same shape, type and seed always give the same bytes.
 func Generate(dir string, s Shape, ft quant.FileType, seed uint64) (Files, error) {
+	return GenerateContext(context.Background(), dir, s, ft, seed)
+}
+
+// GenerateContext is Generate that stops when ctx is cancelled (a 7B
+// model takes minutes), leaving no partial or temporary file behind (a
+// killed process leaves its cxr.TempPattern file).
+func GenerateContext(ctx context.Context, dir string, s Shape, ft quant.FileType, seed uint64) (Files, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Files{}, err
 	}
 	p := Paths(dir, s, ft)
-	if err := writeText(p.Text, s, ft, seed); err != nil {
+	if err := writeText(ctx, p.Text, s, ft, seed); err != nil {
 		return Files{}, err
 	}
-	if err := writeVision(p.Projector, s, seed); err != nil {
+	if err := ctx.Err(); err != nil {
+		return Files{}, err
+	}
+	if err := writeVision(ctx, p.Projector, s, seed); err != nil {
 		return Files{}, err
 	}
 	return p, nil
@@ -135,7 +146,7 @@ func Vocabulary(n int) (tokens []string, scores []float32, types []int32) {
 	return tokens, scores, types
 }
 
-func writeText(path string, s Shape, ft quant.FileType, seed uint64) error {
+func writeText(ctx context.Context, path string, s Shape, ft quant.FileType, seed uint64) error {
 	tokens, scores, types := Vocabulary(s.Vocab)
 	kv := fsggml.KV{
 		"general.architecture":                   "llama",
@@ -167,7 +178,7 @@ func writeText(path string, s Shape, ft quant.FileType, seed uint64) error {
 	add := func(name string, layer int, scale, offset float32, shape ...uint64) {
 		t := quant.TextType(name, shape, layer, s.Layers, ft)
 		ts = append(ts, &fsggml.Tensor{Name: name, Kind: t, Shape: shape,
-			WriterTo: randomTensor{seed: seed, name: name, shape: shape, typ: t, scale: scale, offset: offset}})
+			WriterTo: randomTensor{ctx: ctx, seed: seed, name: name, shape: shape, typ: t, scale: scale, offset: offset}})
 	}
 	e, f, v := uint64(s.Embd), uint64(s.FF), uint64(s.Vocab)
 	// Scales keep activations in range for any depth: 1/sqrt(fan-in).
@@ -222,7 +233,7 @@ func CXRVision(s Shape, seed uint64) *cxr.Vision {
 	return v
 }
 
-func writeVision(path string, s Shape, seed uint64) error {
+func writeVision(ctx context.Context, path string, s Shape, seed uint64) error {
 	name := "cxrview test projector (" + s.Name + ")"
 	if s.CXR {
 		return CXRVision(s, seed).WriteGGUF(path, name, s.VisionType, true)
@@ -256,7 +267,7 @@ func writeVision(path string, s Shape, seed uint64) error {
 			typ = quant.TypeF32
 		}
 		ts = append(ts, &fsggml.Tensor{Name: name, Kind: typ, Shape: shape,
-			WriterTo: randomTensor{seed: seed, name: name, shape: shape, typ: typ, scale: scale, offset: offset}})
+			WriterTo: randomTensor{ctx: ctx, seed: seed, name: name, shape: shape, typ: typ, scale: scale, offset: offset}})
 	}
 	vt := s.VisionType
 	sw, sf := float32(1/math.Sqrt(float64(w))), float32(1/math.Sqrt(float64(ff)))
@@ -292,6 +303,7 @@ func writeVision(path string, s Shape, seed uint64) error {
 // randomTensor produces its values when written, so that a 7B model never
 // sits in memory whole.
 type randomTensor struct {
+	ctx           context.Context
 	seed          uint64
 	name          string
 	shape         []uint64
@@ -300,6 +312,9 @@ type randomTensor struct {
 }
 
 func (r randomTensor) WriteTo(w io.Writer) (int64, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
 	n := uint64(1)
 	for _, d := range r.shape {
 		n *= d
