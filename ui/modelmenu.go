@@ -42,7 +42,7 @@ func (p *Panel) ModelMenu() []*fyne.MenuItem {
 			label += "  (Ollama store on this computer)"
 		}
 		it := fyne.NewMenuItem(label, func() { p.selectModel(app.EngineEmbedded, m.Name) })
-		it.Checked = cur.kind == app.EngineEmbedded && cur.name == m.Name && p.model.phase != modelNone
+		it.Checked = cur.Kind == app.EngineEmbedded && cur.Name == m.Name && p.model.phase != modelNone
 		items = append(items, it)
 	}
 	if len(p.server) > 0 {
@@ -56,7 +56,7 @@ func (p *Panel) ModelMenu() []*fyne.MenuItem {
 		items = append(items, head)
 		for _, n := range p.server {
 			it := fyne.NewMenuItem(n, func() { p.selectModel(app.EngineOllama, n) })
-			it.Checked = cur.kind == app.EngineOllama && cur.name == n && p.model.phase != modelNone
+			it.Checked = cur.Kind == app.EngineOllama && cur.Name == n && p.model.phase != modelNone
 			items = append(items, it)
 		}
 	}
@@ -152,7 +152,7 @@ func (p *Panel) ShowEngineSettings(kind string) {
 	f.model = widget.NewSelect(names, nil)
 	f.model.PlaceHolder = "(the first installed model)"
 	for i, n := range f.modelKeys {
-		if n == s.Model || (s.Model == "" && n == p.model.choice.name) {
+		if n == s.Model || (s.Model == "" && n == p.model.choice.Name) {
 			f.model.SetSelectedIndex(i)
 		}
 	}

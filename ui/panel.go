@@ -699,7 +699,7 @@ func (p *Panel) refreshMenus() {
 		status = p.sess.Status()
 	}
 	key := fmt.Sprintf("%v %v %s %d %v %s %v %v %d %d %v", p.sess != nil, p.run != nil, status, p.model.phase,
-		p.model.choice.name, p.preset, p.anonymize, p.teaching, len(p.models), len(p.server), p.model.choice.kind)
+		p.model.choice.Name, p.preset, p.anonymize, p.teaching, len(p.models), len(p.server), p.model.choice.Kind)
 	if key != p.menuKey {
 		p.menuKey = key
 		p.host.RefreshMenus()
@@ -751,8 +751,8 @@ func (p *Panel) modelAbout() string {
 		return ""
 	}
 	s := p.model.info.Label()
-	if p.model.choice.licence != "" {
-		s += ". Licence: " + p.model.choice.licence
+	if p.model.choice.Licence != "" {
+		s += ". Licence: " + p.model.choice.Licence
 	}
 	return s
 }

@@ -94,7 +94,7 @@ func (p *Panel) startGenerate(question string, replace bool) {
 	}
 	view := p.host.CurrentView()
 	opts := app.GenerateOptions{Preset: p.preset, Question: question, View: &view, Sampling: p.opts.Sampling,
-		MaxTokens: p.opts.MaxTokens, ModelSHA256: p.model.choice.sha256, License: p.model.choice.licence, Replace: replace}
+		MaxTokens: p.opts.MaxTokens, ModelSHA256: p.model.choice.SHA256, License: p.model.choice.Licence, Replace: replace}
 	r := p.newRun(false)
 	eng, info := p.eng, p.model.info
 	p.editor.setReadOnly(true)
@@ -128,7 +128,7 @@ func (p *Panel) Ask() {
 	}
 	view := p.host.CurrentView()
 	opts := app.GenerateOptions{View: &view, Sampling: p.opts.Sampling, MaxTokens: p.opts.MaxTokens,
-		ModelSHA256: p.model.choice.sha256, License: p.model.choice.licence}
+		ModelSHA256: p.model.choice.SHA256, License: p.model.choice.Licence}
 	r := p.newRun(true)
 	eng, info := p.eng, p.model.info
 	p.askEntry.SetText("")
