@@ -103,8 +103,12 @@ func (p *Panel) applyEngineSettings() {
 	p.refreshModels()
 }
 
-// engineForm holds the widgets of the Engine Settings dialog.
+// engineForm is the body of the Engine Settings dialog: a widget that
+// holds its fields.
 type engineForm struct {
+	widget.BaseWidget
+	content fyne.CanvasObject
+
 	kind      *widget.RadioGroup
 	model     *widget.Select
 	layers    *widget.Select
@@ -253,7 +257,8 @@ func (p *Panel) ShowEngineSettings(kind string) {
 	}
 	head := widget.NewLabel("Where the model runs")
 	head.TextStyle.Bold = true
-	content := container.NewVBox(head, f.kind, widget.NewSeparator(), f.embedded, f.remote, f.errLabel)
+	f.content = container.NewVBox(head, f.kind, widget.NewSeparator(), f.embedded, f.remote, f.errLabel)
+	f.ExtendBaseWidget(f)
 
 	var d *dialog.CustomDialog
 	save := widget.NewButton("Save", func() {
@@ -271,11 +276,15 @@ func (p *Panel) ShowEngineSettings(kind string) {
 	})
 	save.Importance = widget.HighImportance
 	cancel := widget.NewButton("Cancel", func() { d.Hide() })
-	d = dialog.NewCustomWithoutButtons("Engine Settings", content, p.host.Window())
+	d = dialog.NewCustomWithoutButtons("Engine Settings", f, p.host.Window())
 	d.SetButtons([]fyne.CanvasObject{cancel, save})
-	d.Resize(fyne.NewSize(540, content.MinSize().Height+120))
+	d.Resize(fyne.NewSize(540, f.content.MinSize().Height+120))
 	d.Show()
-	p.engineDialog = f
+}
+
+// CreateRenderer implements fyne.Widget.
+func (f *engineForm) CreateRenderer() fyne.WidgetRenderer {
+	return widget.NewSimpleRenderer(f.content)
 }
 
 // settings checks the form and returns the change to the settings.
@@ -380,7 +389,7 @@ func (p *Panel) importPair(text, proj string) {
 	d.SetOnClosed(cancel) // Cancel stops the copy; the store removes what it staged
 	d.Resize(fyne.NewSize(480, d.MinSize().Height))
 	d.Show()
-	prog := &coalescer{}
+	prog := &coalescer[float64]{}
 	go func() {
 		store, err := app.OpenModelStore(p.env.Dirs)
 		var m app.StoredModel
@@ -388,7 +397,8 @@ func (p *Panel) importPair(text, proj string) {
 			m, err = store.Import(ctx, text, proj, app.ImportOptions{Progress: func(done, total int64) {
 				prog.post(float64(done)/float64(max(total, 1)), func() {
 					p.do(func() {
-						bar.SetValue(prog.take())
+						f, _ := prog.take()
+						bar.SetValue(f)
 						info.SetText("Copying and hashing the files…")
 					})
 				})

@@ -58,7 +58,7 @@ func (p *Panel) LoadModel() {
 	}
 	p.model = modelState{phase: modelLoading, choice: p.model.choice}
 	p.refresh()
-	prog := &coalescer{}
+	prog := &coalescer[float64]{}
 	go func() {
 		fail := func(c app.ModelChoice, eng engine.Engine, key string, err error) {
 			p.do(func() { p.modelLoaded(gen, eng, key, c, engine.ModelInfo{}, err) })
@@ -85,7 +85,7 @@ func (p *Panel) LoadModel() {
 		info, err := eng.Load(ctx, choice.Spec, func(f float64) {
 			prog.post(f, func() {
 				p.do(func() {
-					f := prog.take()
+					f, _ := prog.take()
 					if gen == p.loadGen && p.model.phase == modelLoading {
 						p.model.progress = f
 						p.modelBar.SetValue(f)
@@ -113,8 +113,8 @@ func (p *Panel) modelLoaded(gen uint64, eng engine.Engine, key string, c app.Mod
 		}
 		p.eng, p.engKey = eng, key
 	}
-	pending := p.pendingGenerate
-	p.pendingGenerate = false
+	pending := p.pending
+	p.pending = nil
 	switch {
 	case errors.Is(err, app.ErrNoModel):
 		p.model = modelState{phase: modelNone, choice: c}
@@ -124,8 +124,8 @@ func (p *Panel) modelLoaded(gen uint64, eng engine.Engine, key string, c app.Mod
 		p.model = modelState{phase: modelReady, choice: c, info: info}
 	}
 	p.refresh()
-	if p.model.phase == modelReady && pending {
-		p.Generate()
+	if p.model.phase == modelReady && pending != nil {
+		p.resume(pending)
 	}
 }
 
@@ -334,18 +334,21 @@ func engineStatus(m modelState, where string) string {
 	return "Engine: no model loaded"
 }
 
-// coalescer hands the latest of a fast stream of values to the UI
-// goroutine with at most one post outstanding: post schedules a post only
-// when none is waiting, and the posted function takes the latest value.
-type coalescer struct {
+// coalescer hands the latest of a fast stream of values (load progress,
+// streamed text) to the UI goroutine with at most one post outstanding:
+// post schedules a post only when none is waiting, and the posted function
+// takes the latest value.
+type coalescer[T any] struct {
 	mu     sync.Mutex
-	latest float64
+	latest T
+	has    bool
 	posted bool
 }
 
-func (c *coalescer) post(v float64, schedule func()) {
+// post records v and calls schedule unless a post is already waiting.
+func (c *coalescer[T]) post(v T, schedule func()) {
 	c.mu.Lock()
-	c.latest = v
+	c.latest, c.has = v, true
 	already := c.posted
 	c.posted = true
 	c.mu.Unlock()
@@ -354,9 +357,18 @@ func (c *coalescer) post(v float64, schedule func()) {
 	}
 }
 
-func (c *coalescer) take() float64 {
+// take returns the latest value, and whether there is one; the next post
+// schedules again.
+func (c *coalescer[T]) take() (T, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.posted = false
-	return c.latest
+	return c.latest, c.has
+}
+
+// peek returns the latest value, and whether there is one.
+func (c *coalescer[T]) peek() (T, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.latest, c.has
 }

@@ -727,7 +727,7 @@ func TestPanelNoModel(t *testing.T) {
 	tp.closeDialogs()
 	// The Ollama button opens the engine settings on the server part.
 	test.Tap(findButton(tp.p.setup, "Connect to an Ollama server…"))
-	if f := tp.p.engineDialog; f == nil || f.kind.Selected != engineOllamaTitle || !f.remote.Visible() || f.embedded.Visible() {
+	if f := tp.engineForm(); f == nil || f.kind.Selected != engineOllamaTitle || !f.remote.Visible() || f.embedded.Visible() {
 		t.Error("the Ollama button did not open the server settings")
 	}
 }
@@ -749,7 +749,7 @@ func TestEngineSettingsSwitch(t *testing.T) {
 	tp.openPNG("film.png")
 
 	findMenuItem(t, tp.win.MainMenu(), "Model", "Engine Settings…").Action()
-	f := tp.p.engineDialog
+	f := tp.engineForm()
 	if f.kind.Selected != engineOllamaTitle || f.host.Text != fakeHost || f.ollama.Text != "cxr-llava" {
 		t.Fatalf("the dialog does not show the settings: %q %q %q", f.kind.Selected, f.host.Text, f.ollama.Text)
 	}
@@ -776,7 +776,7 @@ func TestEngineSettingsSwitch(t *testing.T) {
 	}
 
 	findMenuItem(t, tp.win.MainMenu(), "Model", "Engine Settings…").Action()
-	f = tp.p.engineDialog
+	f = tp.engineForm()
 	f.kind.SetSelected(engineEmbeddedTitle)
 	if !f.embedded.Visible() || f.remote.Visible() {
 		t.Fatal("the embedded settings are not shown")
@@ -826,7 +826,7 @@ func TestOllamaServerModels(t *testing.T) {
 		t.Error("the current model is not checked")
 	}
 	findMenuItem(t, tp.win.MainMenu(), "Model", "Engine Settings…").Action()
-	f := tp.p.engineDialog
+	f := tp.engineForm()
 	f.ollama.SetOptions(nil)
 	test.Tap(findButton(tp.win.Canvas().Overlays().Top(), "List the server's models"))
 	tp.pump(func() bool { return strings.Contains(f.listInfo.Text, "2 models") })
