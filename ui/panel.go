@@ -123,7 +123,8 @@ type Panel struct {
 
 	chipTimer   *time.Timer
 	anonymize   bool
-	exportDir   string
+	exportDir   string // the folder of the last export outside teaching mode
+	teachDir    string // and in teaching mode: it never starts in a patient's folder
 	menuKey     string
 	modelKey    string // what the model's widgets show
 	layoutKey   string // the sizes the body was last laid out for

@@ -149,7 +149,12 @@ func (p *Panel) Export(f app.Format, overlays bool) {
 	}
 	sess := p.sess
 	anonymize := p.anonymize || p.teaching
+	// Teaching mode remembers its own folder: the one of an export made
+	// before it may be the patient's.
 	start := p.exportDir
+	if p.teaching {
+		start = p.teachDir
+	}
 	if start == "" {
 		if !p.teaching && p.study != nil {
 			start = filepath.Dir(p.study.Path)
@@ -157,6 +162,7 @@ func (p *Panel) Export(f app.Format, overlays bool) {
 			start, _ = os.UserHomeDir()
 		}
 	}
+	teaching := p.teaching
 	view := p.host.CurrentView()
 	title := fmt.Sprintf("Export %s to folder", f.Title())
 	p.chooseFolder(title, start, func(dir string, err error) {
@@ -167,7 +173,11 @@ func (p *Panel) Export(f app.Format, overlays bool) {
 		case dir == "":
 			return
 		}
-		p.exportDir = dir
+		if teaching {
+			p.teachDir = dir
+		} else {
+			p.exportDir = dir
+		}
 		p.say("Exporting " + f.Title() + "…")
 		go func() {
 			path, err := sess.Export(f, dir, app.ExportOptions{Anonymize: anonymize, Overlays: overlays, View: &view})

@@ -206,16 +206,16 @@ func (v *Viewer) OpenPaths(paths []string) {
 	v.pending.Add(1)
 	go func() {
 		var files []string
-		var errs []string
-		for _, p := range paths {
+		var errs []pathError
+		for i, p := range paths {
 			st, err := os.Stat(p)
 			switch {
 			case err != nil:
-				errs = append(errs, err.Error())
+				errs = append(errs, pathError{i, p, err})
 			case st.IsDir():
 				imgs, _, err := listFolder(p)
 				if err != nil {
-					errs = append(errs, err.Error())
+					errs = append(errs, pathError{i, p, err})
 				}
 				files = append(files, imgs...)
 			default:
@@ -226,7 +226,11 @@ func (v *Viewer) OpenPaths(paths []string) {
 			v.pending.Add(-1)
 			v.status.busy("")
 			if len(errs) > 0 {
-				v.ShowError("Some items cannot be opened", errors.New(strings.Join(errs, "\n")))
+				lines := make([]string, len(errs))
+				for i, e := range errs {
+					lines[i] = v.itemProblem(e)
+				}
+				v.ShowError("Some items cannot be opened", errors.New(strings.Join(lines, "\n")))
 			}
 			if len(files) == 0 {
 				v.status.message.SetText(v.statusMessage())
@@ -238,6 +242,24 @@ func (v *Viewer) OpenPaths(paths []string) {
 	}()
 }
 
+// pathError is why item index of a list of paths could not be opened.
+type pathError struct {
+	index int
+	path  string
+	err   error
+}
+
+// itemProblem is one line of the error of a multi-item open: the path and
+// the reason, or in teaching mode the item's number and a reason that
+// names no path.
+func (v *Viewer) itemProblem(e pathError) string {
+	reason := reasonFor(e.path, e.err)
+	if v.teaching {
+		return fmt.Sprintf("Item %d: %s", e.index+1, strings.ReplaceAll(reason, e.path, "it"))
+	}
+	return e.path + ": " + reason
+}
+
 // OpenFile opens one image on its own (the filmstrip is cleared).
 func (v *Viewer) OpenFile(path string) {
 	v.load(path, -1, true)
@@ -246,7 +268,11 @@ func (v *Viewer) OpenFile(path string) {
 // OpenFolder lists the images of dir into the filmstrip and opens the
 // first. A folder without images gets a message and changes nothing.
 func (v *Viewer) OpenFolder(dir string) {
-	v.status.busy("Reading folder " + v.displayName(dir, -1) + "…")
+	if v.teaching {
+		v.status.busy("Reading the folder…")
+	} else {
+		v.status.busy("Reading folder " + filepath.Base(dir) + "…")
+	}
 	v.pending.Add(1)
 	go func() {
 		imgs, files, err := listFolder(dir)
@@ -438,8 +464,14 @@ func reasonFor(path string, err error) string {
 	return reason
 }
 
+// showFolderError names the folder and the reason; in teaching mode the
+// reason only, with the folder's path taken out (folder names are often
+// patient names).
 func (v *Viewer) showFolderError(dir, reason string) {
 	text := fmt.Sprintf("Folder: %s\n\nReason: %s", dir, reason)
+	if v.teaching {
+		text = "Reason: " + strings.ReplaceAll(reason, dir, "the folder")
+	}
 	dialog.NewCustom("No images to show", "OK", messageLabel(text), v.win).Show()
 }
 
