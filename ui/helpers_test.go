@@ -86,6 +86,12 @@ func newTestViewer(t *testing.T, opt Options) *testViewer {
 	return tv
 }
 
+// savedSettings waits for the settings writes and reads the file.
+func (tv *testViewer) savedSettings() (app.Settings, error) {
+	tv.flushSettings()
+	return app.LoadSettings(tv.env.Dirs)
+}
+
 // pump runs the posted work until cond holds (nil: until no open request
 // is pending and nothing is queued).
 func (tv *testViewer) pump(cond func() bool) {

@@ -186,9 +186,7 @@ func (v *Viewer) showSettings() {
 
 // applySettings saves a change made in the Settings dialog and applies it.
 func (v *Viewer) applySettings(change func(*app.Settings)) {
-	if err := v.UpdateSettings(change); err != nil {
-		v.ShowError("Cannot save the settings", err)
-	}
+	v.UpdateSettings(change)
 	v.app.Settings().SetTheme(themeFor(v.settings.Theme))
 	v.vp.SetOverlays(v.settings.Overlays)
 	if v.settings.TeachingMode != v.teaching {

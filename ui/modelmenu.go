@@ -80,16 +80,14 @@ func (p *Panel) ModelMenu() []*fyne.MenuItem {
 
 // selectModel makes a model the current one and loads it.
 func (p *Panel) selectModel(kind, name string) {
-	if err := p.host.UpdateSettings(func(s *app.Settings) {
+	p.host.UpdateSettings(func(s *app.Settings) {
 		s.Engine = kind
 		if kind == app.EngineOllama {
 			s.OllamaModel = name
 		} else {
 			s.Model = name
 		}
-	}); err != nil {
-		p.host.ShowError("Cannot save the settings", err)
-	}
+	})
 	p.applyEngineSettings()
 }
 
@@ -269,9 +267,7 @@ func (p *Panel) ShowEngineSettings(kind string) {
 			return
 		}
 		d.Hide()
-		if err := p.host.UpdateSettings(change); err != nil {
-			p.host.ShowError("Cannot save the settings", err)
-		}
+		p.host.UpdateSettings(change)
 		p.applyEngineSettings()
 	})
 	save.Importance = widget.HighImportance

@@ -111,6 +111,8 @@ type Panel struct {
 	run *panelRun
 	// pending is the draft to start once the model being loaded is ready.
 	pending *pendingDraft
+	// signing is true while a signature is being written.
+	signing bool
 
 	// The model.
 	model      modelState
@@ -353,9 +355,10 @@ func (p *Panel) ImageChanged(s *Study) {
 		r.cancel()
 		p.run = nil
 		p.finishing[r.sess.Study().Key] = r
-		p.editor.setReadOnly(false)
 		p.hideRunInfo()
 	}
+	p.signing = false // a signature still being written is the old study's
+	p.editor.setReadOnly(false)
 	if old := p.sess; old != nil {
 		go p.sessions.release(old)
 	}
@@ -675,7 +678,7 @@ func (p *Panel) showLabels(ls []string) {
 }
 
 func (p *Panel) refreshSign(d *app.Draft) {
-	can := d != nil && !p.Running()
+	can := d != nil && !p.Running() && !p.signing
 	var why error
 	if d != nil {
 		why = p.sess.CanSign()

@@ -207,7 +207,7 @@ func (p *Panel) exported(f app.Format, path string, err error) {
 // Sign makes the report final with the reader's name from the settings,
 // asked for once when it is empty, and the time (Ctrl+Shift+S).
 func (p *Panel) Sign() {
-	if p.sess == nil || p.run != nil {
+	if p.sess == nil || p.run != nil || p.signing {
 		return
 	}
 	if err := p.sess.CanSign(); err != nil {
@@ -230,22 +230,44 @@ func (p *Panel) confirmSign(reader string) {
 	}
 	p.confirm("Sign the report?", fmt.Sprintf("Sign as %s. The report becomes %s with today's date and time; "+
 		"later changes are amendments, signed again.", reader, what), "Sign", func() {
-		if sess != p.sess {
+		if sess != p.sess || p.run != nil {
 			return
 		}
-		_, err := sess.Sign(reader)
-		var se *app.SaveError
-		switch {
-		case errors.As(err, &se):
-			p.saveErr = err
-			p.host.ShowError("Signed, not yet saved", fmt.Errorf("%v\n\nThe signed report stays in memory and is saved as soon as the disk allows.", p.scrub(err)))
-		case err != nil:
-			p.host.ShowError("Cannot sign", err)
-		default:
-			p.message = "Signed"
-		}
+		// Signing writes the draft and its audit trail at once (with an
+		// fsync): off the UI goroutine, with the editor read-only until
+		// it is done, so that no keystroke slips into the signed text.
+		p.signing = true
+		p.editor.setReadOnly(true)
 		p.refresh()
+		go func() {
+			_, err := sess.Sign(reader)
+			p.do(func() { p.signed(sess, err) })
+		}()
 	})
+}
+
+// signed shows the result of signing sess.
+func (p *Panel) signed(sess *app.Session, err error) {
+	if sess != p.sess {
+		// Another film is on screen: only a failure is worth a word.
+		if err != nil {
+			p.host.ShowError("Signing the previous report failed", p.scrub(err))
+		}
+		return
+	}
+	p.signing = false
+	p.editor.setReadOnly(p.run != nil)
+	var se *app.SaveError
+	switch {
+	case errors.As(err, &se):
+		p.saveErr = err
+		p.host.ShowError("Signed, not yet saved", fmt.Errorf("%v\n\nThe signed report stays in memory and is saved as soon as the disk allows.", p.scrub(err)))
+	case err != nil:
+		p.host.ShowError("Cannot sign", err)
+	default:
+		p.message = "Signed"
+	}
+	p.refresh()
 }
 
 // askReaderName asks for the name that signs reports and saves it in the
@@ -266,9 +288,7 @@ func (p *Panel) askReaderName(then func(string)) {
 		if !ok || name == "" {
 			return
 		}
-		if err := p.host.UpdateSettings(func(s *app.Settings) { s.ReaderName = name }); err != nil {
-			p.host.ShowError("Cannot save the settings", err)
-		}
+		p.host.UpdateSettings(func(s *app.Settings) { s.ReaderName = name })
 		then(name)
 	}, p.host.Window())
 	d.Resize(fyne.NewSize(420, d.MinSize().Height))

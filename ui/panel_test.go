@@ -518,10 +518,17 @@ func TestPanelSignFlow(t *testing.T) {
 		t.Fatalf("no confirmation: %q", tp.dialogTexts())
 	}
 	tp.tapDialogButton("Sign")
+	if !tp.p.editor.readOnly {
+		t.Error("the editor takes typing while the signature is written")
+	}
+	tp.pump(func() bool { return !tp.p.signing })
+	if tp.p.editor.readOnly {
+		t.Error("the editor stays read-only after signing")
+	}
 	if st := tp.p.sess.Status(); st != app.StatusFinal {
 		t.Fatalf("status after signing: %s", st)
 	}
-	if s, _ := app.LoadSettings(tp.env.Dirs); s.ReaderName != "Dr A. Reader" {
+	if s, _ := tp.savedSettings(); s.ReaderName != "Dr A. Reader" {
 		t.Errorf("the reader name was not saved: %q", s.ReaderName)
 	}
 	texts := tp.texts()
@@ -546,6 +553,7 @@ func TestPanelSignFlow(t *testing.T) {
 		t.Fatalf("amendment confirmation: %q", tp.dialogTexts())
 	}
 	tp.tapDialogButton("Sign")
+	tp.pump(func() bool { return !tp.p.signing })
 	if st := tp.p.sess.Status(); st != app.StatusAmended || !strings.Contains(tp.texts(), "AMENDED") {
 		t.Errorf("after the second signature: %s", st)
 	}
@@ -763,7 +771,7 @@ func TestEngineSettingsSwitch(t *testing.T) {
 	f.contextO.SetText("8192")
 	tp.tapDialogButton("Save")
 	tp.ready()
-	if s, _ := app.LoadSettings(tp.env.Dirs); s.OllamaHost != "other" || s.Context != 8192 {
+	if s, _ := tp.savedSettings(); s.OllamaHost != "other" || s.Context != 8192 {
 		t.Errorf("saved %q %d", s.OllamaHost, s.Context)
 	}
 	tp.p.Generate()
@@ -841,7 +849,7 @@ func TestOllamaServerModels(t *testing.T) {
 	if l := first.lastLoad(); l.Text != "llava:7b" || tp.p.eng != engine.Engine(first) {
 		t.Errorf("after choosing llava:7b: load %+v, engine %p (first %p)", l, tp.p.eng, first)
 	}
-	if s, _ := app.LoadSettings(tp.env.Dirs); s.OllamaModel != "llava:7b" {
+	if s, _ := tp.savedSettings(); s.OllamaModel != "llava:7b" {
 		t.Errorf("settings %q", s.OllamaModel)
 	}
 }

@@ -44,9 +44,11 @@ type Host interface {
 	Window() fyne.Window
 	Env() *app.Env
 	Settings() app.Settings
-	// UpdateSettings re-reads the settings file, applies change and saves,
-	// so that edits from elsewhere are not overwritten.
-	UpdateSettings(change func(*app.Settings)) error
+	// UpdateSettings applies change to the window's settings at once and
+	// saves it off the UI goroutine, on top of what the file holds then
+	// (edits from elsewhere are not overwritten); a failure to save is
+	// shown in a dialog.
+	UpdateSettings(change func(*app.Settings))
 	// SetEngineStatus shows text in the status bar; safe from any goroutine.
 	SetEngineStatus(text string)
 	// CurrentView is the window and inversion the radiologist reads with.

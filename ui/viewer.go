@@ -42,7 +42,12 @@ type Viewer struct {
 	win      fyne.Window
 	env      *app.Env
 	settings app.Settings
-	chooser  FileChooser
+	// settingsW writes the settings file; settingsSeq counts the changes
+	// handed to it, so that a write that holds them all can bring in
+	// edits made to the file from elsewhere.
+	settingsW   *settingsWriter
+	settingsSeq uint64
+	chooser     FileChooser
 	report   ReportPanel
 
 	vp     *Viewport
@@ -71,6 +76,7 @@ type Viewer struct {
 	// stopThumbs cancels the thumbnail goroutine of the current list.
 	stopThumbs context.CancelFunc
 	lastDir    string
+	recentDir  string // the first recent file's folder that exists, found off the UI goroutine
 	menuKey    string // what the menus showed when last built
 }
 
@@ -86,6 +92,17 @@ func NewViewer(a fyne.App, env *app.Env, settings app.Settings, opt Options) *Vi
 		app: a, env: env, settings: settings, chooser: opt.Chooser, report: opt.Report,
 		do: fyne.Do, cur: -1, decodes: make(chan struct{}, 1),
 	}
+	v.settingsW = &settingsWriter{dirs: env.Dirs, written: func(s app.Settings, n uint64, err error) {
+		v.do(func() {
+			switch {
+			case err != nil:
+				v.ShowError("Cannot save the settings", err)
+			case n == v.settingsSeq:
+				v.settings = s
+				v.refreshMenus()
+			}
+		})
+	}}
 	if v.chooser == nil {
 		v.chooser = newNativeChooser()
 	}
@@ -116,6 +133,7 @@ func NewViewer(a fyne.App, env *app.Env, settings app.Settings, opt Options) *Vi
 		}
 	})
 	v.report.Attach(v)
+	v.findRecentDir()
 	v.setTeaching(settings.TeachingMode)
 	v.buildMenus()
 	v.installKeys()
@@ -133,19 +151,14 @@ func (v *Viewer) Env() *app.Env { return v.env }
 func (v *Viewer) Settings() app.Settings { return v.settings }
 
 // UpdateSettings is part of Host.
-func (v *Viewer) UpdateSettings(change func(*app.Settings)) error {
-	s, err := app.LoadSettings(v.env.Dirs)
-	if err != nil {
-		// A damaged file: start from what this window holds.
-		s = v.settings
-	}
-	change(&s)
-	v.settings = s
-	if err := app.SaveSettings(v.env.Dirs, s); err != nil {
-		return fmt.Errorf("save settings: %w", err)
-	}
-	return nil
+func (v *Viewer) UpdateSettings(change func(*app.Settings)) {
+	change(&v.settings)
+	v.settingsSeq = v.settingsW.add(change, v.settings)
 }
+
+// flushSettings returns once the settings changes made so far are on disk
+// (or failed); Main calls it before the process ends.
+func (v *Viewer) flushSettings() { v.settingsW.wait() }
 
 // SetEngineStatus is part of Host; safe from any goroutine.
 func (v *Viewer) SetEngineStatus(text string) {
@@ -190,16 +203,27 @@ func (v *Viewer) OpenPaths(paths []string) {
 	case 0:
 		return
 	case 1:
-		st, err := os.Stat(paths[0])
-		if err != nil {
-			v.showOpenError(paths[0], -1, err)
-			return
-		}
-		if st.IsDir() {
-			v.OpenFolder(paths[0])
-			return
-		}
-		v.OpenFile(paths[0])
+		// A file or a folder: stat can hang on a dead network share, so
+		// it runs off the UI goroutine.
+		p := paths[0]
+		v.status.busy("Opening " + v.displayName(p, -1) + "…")
+		v.pending.Add(1)
+		go func() {
+			st, err := os.Stat(p)
+			v.do(func() {
+				v.pending.Add(-1)
+				switch {
+				case err != nil:
+					v.status.busy("")
+					v.status.message.SetText(v.statusMessage())
+					v.showOpenError(p, -1, err)
+				case st.IsDir():
+					v.OpenFolder(p)
+				default:
+					v.OpenFile(p)
+				}
+			})
+		}()
 		return
 	}
 	v.status.busy("Listing images…")
@@ -556,40 +580,48 @@ func (v *Viewer) chooseFolder() {
 	})
 }
 
+// startDir is where the file dialogs start: the folder of the image on
+// screen, else of the newest recent file that exists, else home. It does
+// not touch the disk: a recent file on a network share that went away
+// would hang the dialog's key (findRecentDir looks for one beforehand).
 func (v *Viewer) startDir() string {
 	if v.lastDir != "" {
 		return v.lastDir
 	}
-	for _, r := range v.settings.RecentFiles {
-		if st, err := os.Stat(r); err == nil {
-			if st.IsDir() {
-				return r
-			}
-			return filepath.Dir(r)
-		}
+	if v.recentDir != "" {
+		return v.recentDir
 	}
 	home, _ := os.UserHomeDir()
 	return home
 }
 
-// openRecent opens a recent file or folder.
+// findRecentDir looks, off the UI goroutine, for the folder of the newest
+// recent file or folder that still exists, for startDir.
+func (v *Viewer) findRecentDir() {
+	recent := append([]string(nil), v.settings.RecentFiles...)
+	go func() {
+		dir := ""
+		for _, r := range recent {
+			if st, err := os.Stat(r); err == nil {
+				dir = r
+				if !st.IsDir() {
+					dir = filepath.Dir(r)
+				}
+				break
+			}
+		}
+		v.do(func() { v.recentDir = dir })
+	}()
+}
+
+// openRecent opens a recent file or folder; whether it is still there is
+// asked off the UI goroutine.
 func (v *Viewer) openRecent(p string) {
-	st, err := os.Stat(p)
-	switch {
-	case err != nil:
-		v.showOpenError(p, -1, err)
-	case st.IsDir():
-		v.OpenFolder(p)
-	default:
-		v.OpenFile(p)
-	}
+	v.OpenPaths([]string{p})
 }
 
 func (v *Viewer) addRecent(p string) {
-	err := v.UpdateSettings(func(s *app.Settings) { s.AddRecent(p) })
-	if err != nil {
-		v.ShowError("Cannot save the recent files", err)
-	}
+	v.UpdateSettings(func(s *app.Settings) { s.AddRecent(p) })
 	v.buildMenus()
 }
 
@@ -660,17 +692,15 @@ func (v *Viewer) setTeaching(on bool) {
 
 func (v *Viewer) toggleTeaching() {
 	v.setTeaching(!v.teaching)
-	if err := v.UpdateSettings(func(s *app.Settings) { s.TeachingMode = v.teaching }); err != nil {
-		v.ShowError("Cannot save the settings", err)
-	}
+	on := v.teaching
+	v.UpdateSettings(func(s *app.Settings) { s.TeachingMode = on })
 	v.buildMenus()
 }
 
 func (v *Viewer) toggleOverlays() {
 	v.vp.SetOverlays(!v.vp.Overlays())
-	if err := v.UpdateSettings(func(s *app.Settings) { s.Overlays = v.vp.Overlays() }); err != nil {
-		v.ShowError("Cannot save the settings", err)
-	}
+	on := v.vp.Overlays()
+	v.UpdateSettings(func(s *app.Settings) { s.Overlays = on })
 	v.buildMenus()
 }
 

@@ -52,7 +52,7 @@ func TestOpenCRFilm(t *testing.T) {
 		t.Errorf("status bar pixel %q, want x 880 y 1070 stored %d", got, stored)
 	}
 	// The recent files remember it, on disk too.
-	s, err := app.LoadSettings(tv.env.Dirs)
+	s, err := tv.savedSettings()
 	if err != nil || len(s.RecentFiles) != 1 || s.RecentFiles[0] != film {
 		t.Errorf("recent files %q (%v)", s.RecentFiles, err)
 	}
@@ -121,7 +121,7 @@ func TestTeachingModeHidesIdentity(t *testing.T) {
 		t.Errorf("the error in teaching mode reads %q", d)
 	}
 	tv.closeDialogs()
-	if s, _ := app.LoadSettings(tv.env.Dirs); !s.TeachingMode {
+	if s, _ := tv.savedSettings(); !s.TeachingMode {
 		t.Error("teaching mode was not saved")
 	}
 	tv.win.Canvas().OnTypedRune()('t')
@@ -276,7 +276,7 @@ func TestFolderFilmstripAndPaging(t *testing.T) {
 		t.Errorf("tapping the first thumbnail: at %d", tv.cur)
 	}
 	// The folder is a recent item.
-	if s, _ := app.LoadSettings(tv.env.Dirs); len(s.RecentFiles) == 0 || s.RecentFiles[0] != dir {
+	if s, _ := tv.savedSettings(); len(s.RecentFiles) == 0 || s.RecentFiles[0] != dir {
 		t.Errorf("recent %q", s.RecentFiles)
 	}
 }
@@ -608,10 +608,8 @@ func TestReportPanelSeam(t *testing.T) {
 	if got := tv.status.engine.Text; got != "Engine: CPU, 7B loaded" {
 		t.Errorf("engine status %q", got)
 	}
-	if err := rep.host.UpdateSettings(func(s *app.Settings) { s.ReaderName = "Dr Test" }); err != nil {
-		t.Fatal(err)
-	}
-	if s, _ := app.LoadSettings(tv.env.Dirs); s.ReaderName != "Dr Test" || rep.host.Settings().ReaderName != "Dr Test" {
+	rep.host.UpdateSettings(func(s *app.Settings) { s.ReaderName = "Dr Test" })
+	if s, _ := tv.savedSettings(); s.ReaderName != "Dr Test" || rep.host.Settings().ReaderName != "Dr Test" {
 		t.Errorf("UpdateSettings did not save: %q", s.ReaderName)
 	}
 }
@@ -655,7 +653,7 @@ func TestSettingsDialog(t *testing.T) {
 	radio.SetSelected("Light")
 	test.Type(entry, "Dr A. Reader")
 	test.Tap(save)
-	s, err := app.LoadSettings(tv.env.Dirs)
+	s, err := tv.savedSettings()
 	if err != nil || s.Theme != "light" || s.ReaderName != "Dr A. Reader" {
 		t.Errorf("saved %q %q (%v)", s.Theme, s.ReaderName, err)
 	}
