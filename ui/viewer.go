@@ -48,7 +48,7 @@ type Viewer struct {
 	settingsW   *settingsWriter
 	settingsSeq uint64
 	chooser     FileChooser
-	report   ReportPanel
+	report      ReportPanel
 
 	vp     *Viewport
 	status *statusBar
