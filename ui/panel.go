@@ -792,6 +792,17 @@ func (p *Panel) scrub(err error) error {
 	return errors.New(s)
 }
 
+// chooseFile asks the host's chooser for a file, with a title when it
+// can show one.
+func (p *Panel) chooseFile(title, filter string, exts []string, start string, done func(string, error)) {
+	chooseFile(p.host.Chooser(), p.host.Window(), title, filter, exts, start, done)
+}
+
+// chooseFolder asks the host's chooser for a folder.
+func (p *Panel) chooseFolder(title, start string, done func(string, error)) {
+	chooseFolder(p.host.Chooser(), p.host.Window(), title, start, done)
+}
+
 // confirm asks a yes/no question.
 func (p *Panel) confirm(title, text, yes string, f func()) {
 	d := dialog.NewCustomConfirm(title, yes, "Cancel", messageLabel(text), func(ok bool) {

@@ -29,23 +29,9 @@ func (p *Panel) bindings() []binding {
 	}
 }
 
-// menuItem makes a menu entry for the binding described by what, so that
-// the menu and the keyboard run the same action.
+// menuItem makes the menu entry of the panel's binding described by what.
 func (p *Panel) menuItem(label, what string) *fyne.MenuItem {
-	for _, b := range p.bindings() {
-		if b.what != what {
-			continue
-		}
-		it := fyne.NewMenuItem(label, b.action)
-		switch {
-		case b.short != nil:
-			it.Shortcut = b.short
-		case runtime.GOOS != "darwin":
-			it.Shortcut = displayKey(b.keys)
-		}
-		return it
-	}
-	panic("ui: no panel binding " + what) // a typo in this file; caught by the tests
+	return menuItem(p.bindings(), label, what)
 }
 
 // ReportMenu is part of ReportPanel.

@@ -663,14 +663,28 @@ func TestSettingsDialog(t *testing.T) {
 }
 
 // TestNativeChooserFallback: the native dialog's panic (no GTK display) or
-// error falls back to Fyne's dialog for good; a cancel does not.
+// error falls back to the fallback chooser for good; a cancel does not.
+// Titled requests (the report panel's) reach the fallback with their
+// title.
 func TestNativeChooserFallback(t *testing.T) {
-	fb := &stubChooser{file: "/from/fallback.dcm", folder: "/from/fallback"}
+	fb := &seqChooser{files: []string{"/from/fallback.dcm", "/from/fallback.dcm", "/model.gguf"}, folder: "/from/fallback"}
 	var results []string
 	var answer func() (string, error)
 	calls := 0
-	n := &nativeChooser{fallback: fb, file: func(string) (string, error) { calls++; return answer() }}
-	n.folder = n.file
+	var titles []string
+	n := &nativeChooser{fallback: fb,
+		file: func(title, _ string, _ []string, _ string) (string, error) {
+			calls++
+			titles = append(titles, title)
+			return answer()
+		},
+		folder: func(title, _ string) (string, error) {
+			calls++
+			titles = append(titles, title)
+			return answer()
+		},
+	}
+	record := func(p string, err error) { results = append(results, p) }
 	for _, a := range []func() (string, error){
 		func() (string, error) { return "", native.ErrCancelled },
 		func() (string, error) { return "/native.dcm", nil },
@@ -678,21 +692,37 @@ func TestNativeChooserFallback(t *testing.T) {
 		func() (string, error) { return "/never.dcm", nil },
 	} {
 		answer = a
-		n.ChooseFile(nil, "/start", func(p string, err error) { results = append(results, p) })
+		n.ChooseFile(nil, "/start", record)
 	}
-	n.ChooseFolder(nil, "/start", func(p string, err error) { results = append(results, p) })
-	want := "|/native.dcm|/from/fallback.dcm|/from/fallback.dcm|/from/fallback"
+	n.ChooseFolder(nil, "/start", record)
+	n.ChooseFileTitled(nil, "Import model (1 of 2)", "GGUF model", []string{"gguf"}, "/models", record)
+	n.ChooseFolderTitled(nil, "Export PDF to folder", "/out", record)
+	want := "|/native.dcm|/from/fallback.dcm|/from/fallback.dcm|/from/fallback|/model.gguf|/from/fallback"
 	if got := strings.Join(results, "|"); got != want {
 		t.Errorf("results %q, want %q", got, want)
 	}
-	if calls != 3 || !n.broken {
-		t.Errorf("native tried %d times, broken %v", calls, n.broken)
+	if calls != 3 || !n.broken || strings.Join(titles, "|") != "Open image|Open image|Open image" {
+		t.Errorf("native tried %d times (%q), broken %v", calls, titles, n.broken)
 	}
-	// An error that is not a cancel falls back as well.
-	n2 := &nativeChooser{fallback: fb, file: func(string) (string, error) { return "", errors.New("no portal") }}
-	n2.ChooseFile(nil, "", func(p string, err error) { results = append(results, p) })
-	if results[len(results)-1] != "/from/fallback.dcm" || !n2.broken {
-		t.Error("an error did not fall back")
+	// The fallback got the titles and start folders the caller gave.
+	if got := strings.Join(fb.titles, "|"); got != "Open image|Open image|Open folder|Import model (1 of 2)|Export PDF to folder" {
+		t.Errorf("fallback titles %q", got)
+	}
+	if got := strings.Join(fb.starts, "|"); got != "/start|/start|/start|/models|/out" {
+		t.Errorf("fallback start folders %q", got)
+	}
+	// An error that is not a cancel falls back as well, titled or not.
+	for _, titled := range []bool{false, true} {
+		fb2 := &seqChooser{files: []string{"/from/fallback.dcm"}}
+		n2 := &nativeChooser{fallback: fb2, file: func(string, string, []string, string) (string, error) { return "", errors.New("no portal") }}
+		if titled {
+			n2.ChooseFileTitled(nil, "Import", "GGUF", []string{"gguf"}, "", record)
+		} else {
+			n2.ChooseFile(nil, "", record)
+		}
+		if results[len(results)-1] != "/from/fallback.dcm" || !n2.broken {
+			t.Errorf("titled %v: an error did not fall back", titled)
+		}
 	}
 }
 
