@@ -73,6 +73,9 @@ func newTestViewer(t *testing.T, opt Options) *testViewer {
 	if opt.Chooser == nil {
 		opt.Chooser = &stubChooser{}
 	}
+	if opt.Report == nil {
+		opt.Report = &stubReport{} // the viewer alone: no model store, no engine
+	}
 	v := NewViewer(a, env, app.DefaultSettings(), opt)
 	tv := &testViewer{Viewer: v, t: t, queue: make(chan func(), 1024)}
 	v.do = func(f func()) { tv.queue <- f }

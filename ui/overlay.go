@@ -251,20 +251,3 @@ func markers(ax, ay string, t transform) (left, right, top, bottom string) {
 	neg := func(v [2]float64) [2]float64 { return [2]float64{-v[0], -v[1]} }
 	return dir(neg(r)), dir(r), dir(neg(d)), dir(d)
 }
-
-// identifyingStrings lists every value of m that identifies a patient or a
-// study; teaching mode must show none of them. Tests use it too.
-func identifyingStrings(m imaging.Meta) []string {
-	var out []string
-	for _, s := range []string{
-		m.PatientName, formatName(m.PatientName), m.PatientID, m.PatientBirthDate, formatDate(m.PatientBirthDate),
-		m.PatientAge, m.StudyDate, formatDate(m.StudyDate), m.StudyTime, formatTime(m.StudyTime),
-		m.StudyDescription, m.AccessionNumber, m.StudyInstanceUID, m.SeriesInstanceUID, m.SOPInstanceUID,
-		m.Manufacturer, m.ContentHash,
-	} {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}

@@ -89,3 +89,20 @@ func TestOverlayTeaching(t *testing.T) {
 		}
 	}
 }
+
+// identifyingStrings lists every value of m that identifies a patient or a
+// study; teaching mode must show none of them.
+func identifyingStrings(m imaging.Meta) []string {
+	var out []string
+	for _, s := range []string{
+		m.PatientName, formatName(m.PatientName), m.PatientID, m.PatientBirthDate, formatDate(m.PatientBirthDate),
+		m.PatientAge, m.StudyDate, formatDate(m.StudyDate), m.StudyTime, formatTime(m.StudyTime),
+		m.StudyDescription, m.AccessionNumber, m.StudyInstanceUID, m.SeriesInstanceUID, m.SOPInstanceUID,
+		m.Manufacturer, m.ContentHash,
+	} {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -27,8 +27,7 @@ const maxViewPixels = 100 << 20
 
 // Options configure the main window.
 type Options struct {
-	// Report is the right-hand panel; nil shows an empty panel saying
-	// that no model is loaded.
+	// Report is the right-hand panel; nil: NewPanel(PanelOptions{}).
 	Report ReportPanel
 	// Chooser asks for files and folders; nil uses the native dialogs
 	// with Fyne's as the fallback.
@@ -107,7 +106,7 @@ func NewViewer(a fyne.App, env *app.Env, settings app.Settings, opt Options) *Vi
 		v.chooser = newNativeChooser()
 	}
 	if v.report == nil {
-		v.report = newEmptyReport()
+		v.report = NewPanel(PanelOptions{})
 	}
 	a.Settings().SetTheme(themeFor(settings.Theme))
 	v.win = a.NewWindow("cxrview")

@@ -39,7 +39,7 @@ func TestOpenCRFilm(t *testing.T) {
 		t.Errorf("title %q", got)
 	}
 	texts := strings.Join(canvasTexts(tv.win, false), "\n")
-	for _, want := range []string{"C 511  W 1023  File 1", "CR · CHEST", "1760 × 2140", "PixelSpacing 0.2 × 0.2 mm", "No model is loaded.", "Engine: no model loaded"} {
+	for _, want := range []string{"C 511  W 1023  File 1", "CR · CHEST", "1760 × 2140", "PixelSpacing 0.2 × 0.2 mm", "stub report panel", "Engine: no model loaded"} {
 		if !strings.Contains(texts, want) {
 			t.Errorf("%q is not on the canvas", want)
 		}

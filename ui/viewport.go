@@ -271,15 +271,6 @@ func (v *Viewport) ClearMeasurements() {
 	v.changed()
 }
 
-// Measurements returns the distances drawn, as text.
-func (v *Viewport) Measurements() []string {
-	var out []string
-	for _, m := range v.measures {
-		out = append(out, v.distanceText(m))
-	}
-	return out
-}
-
 // ZoomPercent is the zoom in screen pixels per image pixel, as a percentage.
 func (v *Viewport) ZoomPercent() float64 { return v.tf.Zoom * v.scale() * 100 }
 
