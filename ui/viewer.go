@@ -54,6 +54,7 @@ type Viewer struct {
 	strip  *filmstrip
 	split  *container.Split
 	stripC *fyne.Container
+	left   *fyne.Container // the viewport over the filmstrip
 
 	// do runs f on the UI goroutine (fyne.Do); tests replace it to run
 	// the posted work on the test goroutine.
@@ -117,11 +118,11 @@ func NewViewer(a fyne.App, env *app.Env, settings app.Settings, opt Options) *Vi
 	v.vp.OnHover = v.status.setPixel
 	v.vp.OnChange = v.viewChanged
 	v.strip = newFilmstrip(v.openIndex)
-	v.stripC = container.NewStack(v.strip.scroll)
+	v.stripC = container.NewStack(v.strip.obj)
 	v.stripC.Hide()
 
-	left := container.NewBorder(nil, v.stripC, nil, nil, v.vp)
-	v.split = container.NewHSplit(left, v.report.Object())
+	v.left = container.NewBorder(nil, v.stripC, nil, nil, v.vp)
+	v.split = container.NewHSplit(v.left, v.report.Object())
 	v.split.Offset = 0.72
 	content := container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), v.status.obj), nil, nil, v.split)
 	v.win.SetContent(content)
@@ -332,14 +333,32 @@ func (v *Viewer) setList(dir string, paths []string) {
 	}
 	v.listDir, v.cur = dir, -1
 	v.strip.set(paths, v.teaching)
-	if len(paths) > 1 {
+	v.showStrip(len(paths) > 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	v.stopThumbs = cancel
+	wake := make(chan struct{}, 1)
+	v.strip.onView = func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	go v.makeThumbs(ctx, paths, wake)
+}
+
+// showStrip shows or hides the filmstrip and lays the viewport out again:
+// Fyne lays a container out when its own size changes, not when a child
+// appears, and the filmstrip sizes its thumbnails by what is in view.
+func (v *Viewer) showStrip(on bool) {
+	if on == v.stripC.Visible() {
+		return
+	}
+	if on {
 		v.stripC.Show()
 	} else {
 		v.stripC.Hide()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	v.stopThumbs = cancel
-	go v.makeThumbs(ctx, paths)
+	v.left.Refresh()
 }
 
 // openIndex opens entry i of the list.
@@ -450,7 +469,7 @@ func (v *Viewer) loaded(gen uint64, path string, index int, user bool, src *sour
 		}
 		v.list, v.listDir = nil, ""
 		v.strip.set(nil, v.teaching)
-		v.stripC.Hide()
+		v.showStrip(false)
 	}
 	v.path, v.cur = path, index
 	v.lastDir = filepath.Dir(path)
@@ -498,10 +517,12 @@ func (v *Viewer) showFolderError(dir, reason string) {
 	dialog.NewCustom("No images to show", "OK", messageLabel(text), v.win).Show()
 }
 
-// makeThumbs decodes the list's images one by one, after any image the
-// user asked for, and hands their thumbnails to the filmstrip.
-func (v *Viewer) makeThumbs(ctx context.Context, paths []string) {
-	for i, p := range paths {
+// makeThumbs decodes, one at a time and after any image the user asked
+// for, the thumbnails the filmstrip wants (those in and near view), and
+// hands them over; it waits for wake when none is wanted.
+func (v *Viewer) makeThumbs(ctx context.Context, paths []string, wake <-chan struct{}) {
+	next := make(chan int, 1)
+	for {
 		for v.pending.Load() > 0 {
 			select {
 			case <-ctx.Done():
@@ -509,12 +530,34 @@ func (v *Viewer) makeThumbs(ctx context.Context, paths []string) {
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
+		// The filmstrip's widgets belong to the UI goroutine: ask there.
+		v.do(func() {
+			i := -1
+			if ctx.Err() == nil {
+				i = v.strip.wanted()
+			}
+			next <- i
+		})
+		var i int
+		select {
+		case <-ctx.Done():
+			return
+		case i = <-next:
+		}
+		if i < 0 || i >= len(paths) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+			}
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case v.decodes <- struct{}{}:
 		}
-		img, err := thumbnail(p)
+		img, err := thumbnail(paths[i])
 		<-v.decodes
 		v.do(func() {
 			if ctx.Err() != nil {
