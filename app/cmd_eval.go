@@ -11,7 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-
+	"strconv"
 	"strings"
 
 	"cxrview/app/findings"
@@ -24,8 +24,11 @@ recall and F1 of the positive class, their macro average, and 95% confidence int
 percentile bootstrap over reports.
 
 --reports is JSON Lines as "cxrview report --format json" prints it: one object per report with
-"id", "file" and "text" (other fields are ignored). Rows are matched to --truth by "id", else by
-the file's base name, with or without its extension.
+"id", "file" and "text", and optionally "model", "test_model" and "error". Rows are matched to
+--truth by "id", else by the file's base name, with or without its extension. Lines with an
+"error" (the model failed on that image) are left out and counted on stderr and in the table's
+notes. Reports from a TEST MODEL (random weights) are refused: their scores measure nothing;
+--allow-test-model scores them anyway, with TEST MODEL on every output.
 
 --truth is CSV with a header: an "id" column (or "study_id", "dicom_id") and either a "report"
 (or "text") column of reference report text, or CheXpert label columns (1, 0, -1 or blank) named
@@ -44,6 +47,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	seed := fs.Uint64("seed", 1, "bootstrap seed; the same seed gives the same intervals")
 	resamples := fs.Int("resamples", findings.DefaultResamples, "bootstrap resamples")
 	secFlag := fs.String("sections", "auto", "which sections of each report text to label: auto, all or impression")
+	allowTest := fs.Bool("allow-test-model", false, "score reports of a TEST MODEL (random weights) anyway, labelled TEST MODEL\nin every output; for checking the pipeline only")
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
@@ -73,6 +77,18 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if !*allowTest {
+		var lines []int
+		for _, g := range gen {
+			if g.testModel {
+				lines = append(lines, g.line)
+			}
+		}
+		if len(lines) > 0 {
+			return fmt.Errorf("%s %s: TEST MODEL output (random weights): its scores measure nothing; generate with a real model, or pass --allow-test-model to check the pipeline",
+				*reportsPath, lineList(lines))
+		}
+	}
 	pairs, unmatched, err := matchReports(*reportsPath, *truthPath, gen, truth)
 	if err != nil {
 		return err
@@ -80,6 +96,31 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	if unmatched > 0 {
 		fmt.Fprintf(env.Stderr, "cxrview eval: %d of %d rows of %s have no generated report and are left out\n",
 			unmatched, len(truth.rows), *truthPath)
+	}
+	pairs, failed := dropFailed(pairs)
+	var notes []string
+	if len(failed) > 0 {
+		fmt.Fprintf(env.Stderr, "cxrview eval: %d of %d generated reports failed (an \"error\" field: %s %s) and are left out\n",
+			len(failed), len(failed)+len(pairs), *reportsPath, lineList(failed))
+		notes = append(notes, fmt.Sprintf("%d generated reports that failed (an \"error\" in %s) are left out.",
+			len(failed), filepath.Base(*reportsPath)))
+	}
+	if len(pairs) == 0 {
+		return fmt.Errorf("%s: every generated report failed: nothing to score", *reportsPath)
+	}
+	models, testLines := reportModels(pairs)
+	warning := ""
+	if len(testLines) > 0 {
+		warning = fmt.Sprintf("TEST MODEL — random weights: %d of %d reports come from a test model; these scores measure nothing.",
+			len(testLines), len(pairs))
+		fmt.Fprintf(env.Stderr, "cxrview eval: warning: %s\n", warning)
+	}
+	switch {
+	case len(models) == 1:
+		notes = append(notes, fmt.Sprintf("Model: %s.", models[0]))
+	case len(models) > 1:
+		notes = append(notes, fmt.Sprintf("Reports from %d models are pooled: %s.", len(models), strings.Join(models, ", ")))
+		fmt.Fprintf(env.Stderr, "cxrview eval: warning: the reports come from %d models, scored together: %s\n", len(models), strings.Join(models, ", "))
 	}
 
 	// Label every text; the progress bar shows when there are thousands.
@@ -119,6 +160,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	ev.Warning, ev.Notes = warning, notes
 	var md bytes.Buffer
 	if err := ev.WriteMarkdown(&md, set.Paper); err != nil {
 		return err
@@ -160,15 +202,22 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 
 // generated is one line of the generated reports file.
 type generated struct {
-	line     int
-	id, file string
-	text     string
+	line      int
+	id, file  string
+	text      string
+	model     string
+	testModel bool
+	err       string // the generation failed: text is partial or empty
 }
 
 type genJSON struct {
-	ID   json.RawMessage `json:"id"`
-	File string          `json:"file"`
-	Text *string         `json:"text"`
+	ID        json.RawMessage `json:"id"`
+	File      string          `json:"file"`
+	Text      *string         `json:"text"`
+	Model     string          `json:"model"`
+	TestModel bool            `json:"test_model"`
+	Label     string          `json:"label"`
+	Error     string          `json:"error"`
 }
 
 // readGenerated reads JSON Lines of generated reports.
@@ -194,13 +243,20 @@ func readGenerated(path string) ([]generated, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s line %d: %w", path, n, err)
 		}
-		if g.Text == nil {
+		if g.Text == nil && g.Error == "" {
 			return nil, fmt.Errorf("%s line %d: no \"text\" field", path, n)
+		}
+		text := ""
+		if g.Text != nil {
+			text = *g.Text
 		}
 		if id == "" && g.File == "" {
 			return nil, fmt.Errorf("%s line %d: neither \"id\" nor \"file\" says which study the report is for", path, n)
 		}
-		out = append(out, generated{line: n, id: id, file: g.File, text: *g.Text})
+		// "label" says TEST MODEL in files written before "test_model" was.
+		test := g.TestModel || strings.HasPrefix(g.Label, "TEST MODEL")
+		out = append(out, generated{line: n, id: id, file: g.File, text: text, model: strings.TrimSpace(g.Model),
+			testModel: test, err: strings.TrimSpace(g.Error)})
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
@@ -387,6 +443,57 @@ func matchReports(genPath, truthPath string, gen []generated, truth *truthTable)
 		return nil, 0, fmt.Errorf("%s %s%s: no matching id in %s", genPath, unknown[0], more, truthPath)
 	}
 	return pairs, len(truth.rows) - len(pairs), nil
+}
+
+// dropFailed separates the pairs whose generation failed; it returns the
+// rest and the failed lines.
+func dropFailed(pairs []reportPair) (kept []reportPair, failed []int) {
+	kept = pairs[:0:0]
+	for _, p := range pairs {
+		if p.gen.err != "" {
+			failed = append(failed, p.gen.line)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return kept, failed
+}
+
+// reportModels lists the models that wrote the reports, in order of first
+// appearance, and the lines written by a test model.
+func reportModels(pairs []reportPair) (models []string, testLines []int) {
+	seen := map[string]bool{}
+	for _, p := range pairs {
+		if m := p.gen.model; m != "" && !seen[m] {
+			seen[m] = true
+			models = append(models, m)
+		}
+		if p.gen.testModel {
+			testLines = append(testLines, p.gen.line)
+		}
+	}
+	return models, testLines
+}
+
+// lineList names lines of a file: "line 3", "lines 3, 7, 9", or the
+// first few and how many more.
+func lineList(lines []int) string {
+	const show = 5
+	var parts []string
+	for i, l := range lines {
+		if i == show {
+			break
+		}
+		parts = append(parts, strconv.Itoa(l))
+	}
+	s := strings.Join(parts, ", ")
+	switch {
+	case len(lines) == 1:
+		return "line " + s
+	case len(lines) > show:
+		return fmt.Sprintf("lines %s and %d more", s, len(lines)-show)
+	}
+	return "lines " + s
 }
 
 // writeSampleLabels writes every report's generated and reference labels,

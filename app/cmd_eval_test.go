@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -367,4 +368,186 @@ func TestProgress(t *testing.T) {
 	if len(lines) != 3 || lines[0] != "drafting [1/3] a.dcm" || !strings.HasPrefix(lines[2], "drafting [3/3] c.dcm, about ") {
 		t.Errorf("item progress:\n%s", b.String())
 	}
+}
+
+// evalJSONL writes one generated report per map as JSON Lines.
+func evalJSONL(t *testing.T, path string, lines []map[string]any) {
+	t.Helper()
+	var b bytes.Buffer
+	for _, m := range lines {
+		j, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	evalWriteFile(t, path, b.String())
+}
+
+// fixtureLines are the fixture's generated reports as `cxrview report
+// --format json` writes them, with the model named.
+func fixtureLines() []map[string]any {
+	var out []map[string]any
+	for _, f := range evalFixture {
+		m := map[string]any{"text": f.generated, "model": "cxr-llava-v2", "label": "AI draft — requires radiologist review"}
+		if f.id != "" {
+			m["id"] = f.id
+		}
+		if f.file != "" {
+			m["file"] = f.file
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestEvalSkipsFailed: lines whose generation failed are left out of the
+// scores (not labelled as reports that mention nothing), counted on
+// stderr and noted under the table; the scores equal those of the file
+// without them.
+func TestEvalSkipsFailed(t *testing.T) {
+	dir := t.TempDir()
+	_, labels, _ := writeEvalFixture(t, dir)
+	run := func(name string, lines []map[string]any) (md, stderr string, csv [][]string) {
+		t.Helper()
+		gen := filepath.Join(dir, name+".jsonl")
+		evalJSONL(t, gen, lines)
+		out := filepath.Join(dir, "out-"+name)
+		env, stdout, errb := findingsEnv("")
+		if code := Run(context.Background(), env, []string{"eval", "--reports", gen, "--truth", labels, "--out", out}); code != 0 {
+			t.Fatalf("%s: exit %d: %s", name, code, errb)
+		}
+		return stdout.String(), errb.String(), evalReadCSV(t, filepath.Join(out, "eval-mimic6.csv"))
+	}
+	all := fixtureLines()
+	// r02 broke off after a few words; r07 crashed before any text.
+	failed := append([]map[string]any(nil), all...)
+	failed[1] = map[string]any{"id": "r02", "text": "Heart size", "model": "cxr-llava-v2", "error": "the model could not finish: context canceled"}
+	failed[6] = map[string]any{"id": "r07", "model": "cxr-llava-v2", "error": "the inference engine stopped: signal: aborted"}
+	var without []map[string]any
+	for i, m := range all {
+		if i != 1 && i != 6 {
+			without = append(without, m)
+		}
+	}
+	md, stderr, got := run("failed", failed)
+	_, _, want := run("without", without)
+	if !strings.Contains(stderr, "2 of 10 generated reports failed") || !strings.Contains(stderr, "lines 2, 7") {
+		t.Errorf("stderr does not count the failed lines:\n%s", stderr)
+	}
+	if !strings.Contains(md, "8 reports") || !strings.Contains(md, "2 generated reports that failed") || !strings.Contains(md, "Model: cxr-llava-v2.") {
+		t.Errorf("the table does not say what was left out:\n%s", md)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("failed lines changed the scores:\n got %v\nwant %v", got, want)
+	}
+
+	// Nothing left: an error, not a table of nothing.
+	for i := range failed {
+		failed[i] = map[string]any{"id": all[i]["id"], "file": all[i]["file"], "error": "no engine"}
+	}
+	gen := filepath.Join(dir, "allfailed.jsonl")
+	evalJSONL(t, gen, failed)
+	env, stdout, errb := findingsEnv("")
+	if code := Run(context.Background(), env, []string{"eval", "--reports", gen, "--truth", labels, "--out", dir}); code != 1 ||
+		!strings.Contains(errb.String(), "every generated report failed") || stdout.Len() != 0 {
+		t.Errorf("all failed: exit %d, stderr %q", code, errb)
+	}
+}
+
+// TestEvalTestModel: reports of a TEST MODEL are refused; with
+// --allow-test-model they are scored with TEST MODEL in the Markdown, on
+// every CSV row and in red in the chart's title.
+func TestEvalTestModel(t *testing.T) {
+	dir := t.TempDir()
+	_, labels, _ := writeEvalFixture(t, dir)
+	lines := fixtureLines()
+	lines[2]["test_model"], lines[2]["model"], lines[2]["label"] = true, "tiny", "TEST MODEL — random weights, not a report"
+	// A file written before "test_model" existed says so in "label" only.
+	old := fixtureLines()
+	old[4]["label"] = "TEST MODEL — random weights, not a report"
+	for name, ls := range map[string][]map[string]any{"flag": lines, "label": old} {
+		gen := filepath.Join(dir, name+".jsonl")
+		evalJSONL(t, gen, ls)
+		env, stdout, stderr := findingsEnv("")
+		code := Run(context.Background(), env, []string{"eval", "--reports", gen, "--truth", labels, "--out", filepath.Join(dir, "refused")})
+		msg := strings.TrimSpace(stderr.String())
+		if code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "TEST MODEL") || !strings.Contains(msg, name+".jsonl line ") ||
+			!strings.Contains(msg, "--allow-test-model") || stdout.Len() != 0 {
+			t.Errorf("%s: exit %d, stderr %q", name, code, msg)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "refused")); err == nil {
+			t.Errorf("%s: a refused run wrote files", name)
+		}
+	}
+
+	gen := filepath.Join(dir, "flag.jsonl")
+	out := filepath.Join(dir, "allowed")
+	env, stdout, stderr := findingsEnv("")
+	if code := Run(context.Background(), env, []string{"eval", "--reports", gen, "--truth", labels, "--out", out, "--allow-test-model"}); code != 0 {
+		t.Fatalf("--allow-test-model: exit %d: %s", code, stderr)
+	}
+	md := stdout.String()
+	if !strings.HasPrefix(md, "**TEST MODEL") || !strings.Contains(md, "1 of 10 reports come from a test model") ||
+		!strings.Contains(md, "Reports from 2 models are pooled: cxr-llava-v2, tiny.") {
+		t.Errorf("Markdown:\n%s", md)
+	}
+	if !strings.Contains(stderr.String(), "warning: TEST MODEL") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	recs := evalReadCSV(t, filepath.Join(out, "eval-mimic6.csv"))
+	if recs[0][len(recs[0])-1] != "warning" {
+		t.Errorf("CSV header %v", recs[0])
+	}
+	for _, r := range recs[1:] {
+		if !strings.HasPrefix(r[len(r)-1], "TEST MODEL") {
+			t.Errorf("CSV row %q lacks the warning", r[0])
+		}
+	}
+	// The chart's title is red only when it carries the warning.
+	if !hasWarningRed(t, filepath.Join(out, "eval-mimic6.png")) {
+		t.Error("the chart has no red TEST MODEL title")
+	}
+	clean := filepath.Join(dir, "clean.jsonl")
+	evalJSONL(t, clean, fixtureLines())
+	env, _, stderr = findingsEnv("")
+	if code := Run(context.Background(), env, []string{"eval", "--reports", clean, "--truth", labels, "--out", filepath.Join(dir, "clean")}); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if hasWarningRed(t, filepath.Join(dir, "clean", "eval-mimic6.png")) {
+		t.Error("a chart without a test model has red text")
+	}
+	recs = evalReadCSV(t, filepath.Join(dir, "clean", "eval-mimic6.csv"))
+	for _, r := range recs[1:] {
+		if r[len(r)-1] != "" {
+			t.Errorf("CSV row %q has a warning without a test model", r[0])
+		}
+	}
+}
+
+// hasWarningRed reports whether the PNG at path has pixels of the
+// warning's red (anti-aliased text keeps a few exact ones).
+func hasWarningRed(t *testing.T, path string) bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if r>>8 > 0xa0 && g>>8 < 0x50 && bl>>8 < 0x50 {
+				n++
+			}
+		}
+	}
+	return n > 20
 }

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"strconv"
 	"strings"
@@ -66,82 +65,71 @@ func (e *engineFlags) register(fs *flag.FlagSet) {
 
 // newEngine returns the engine the flags choose and the model to load into
 // it. For Ollama, the spec's Text is the server's model name.
-func newEngine(env *Env, ef engineFlags, mf *modelFlags) (engine.Engine, modelChoice, error) {
+func newEngine(env *Env, ef engineFlags, mf *modelFlags) (engine.Engine, ModelChoice, error) {
 	switch ef.kind {
 	case EngineEmbedded, "":
 		if ef.host != "" {
-			return nil, modelChoice{}, usageError("--host is for --engine ollama")
+			return nil, ModelChoice{}, usageError("--host is for --engine ollama")
 		}
 		choice, err := mf.choose(env)
 		if err != nil {
 			return nil, choice, err
 		}
-		r, err := NewRunner(env)
-		return r, choice, err
+		eng, err := NewEngine(env, EngineEmbedded, "")
+		return eng, choice, err
 	case EngineOllama:
 		if mf.text != "" || mf.mmproj != "" {
-			return nil, modelChoice{}, usageError("with --engine ollama the model is the server's: give --model NAME, not --text and --mmproj")
+			return nil, ModelChoice{}, usageError("with --engine ollama the model is the server's: give --model NAME, not --text and --mmproj")
 		}
 		if mf.model == "" {
-			return nil, modelChoice{}, usageError("--engine ollama needs --model NAME (a model made with cxrview model export-ollama)")
+			return nil, ModelChoice{}, usageError("--engine ollama needs --model NAME (a model made with cxrview model export-ollama)")
 		}
 		// The server decides threads and GPU layers (see engine.Ollama.Load).
 		if mf.gpuLayers != "auto" || mf.threads != 0 {
-			return nil, modelChoice{}, usageError("--gpu-layers and --threads are the Ollama server's to choose (OLLAMA_* settings or the Modelfile there)")
+			return nil, ModelChoice{}, usageError("--gpu-layers and --threads are the Ollama server's to choose (OLLAMA_* settings or the Modelfile there)")
 		}
 		if mf.context < 0 {
-			return nil, modelChoice{}, usageError("--context cannot be negative")
+			return nil, ModelChoice{}, usageError("--context cannot be negative")
 		}
-		host := ef.host
-		if host == "" {
-			host = os.Getenv("OLLAMA_HOST")
-		}
-		o, err := engine.NewOllama(host)
+		// The settings' path, so that viewer and CLI record the same model.
+		choice, err := ResolveModel(env, Settings{Engine: EngineOllama, OllamaHost: ef.host, OllamaModel: mf.model, Context: mf.context})
 		if err != nil {
-			return nil, modelChoice{}, usageError("--host: %v", err)
+			return nil, choice, err
 		}
-		return o, modelChoice{spec: engine.ModelSpec{Text: mf.model, GPULayers: engine.GPULayersAuto, Context: mf.context}}, nil
+		o, err := NewEngine(env, EngineOllama, choice.Host)
+		if err != nil {
+			return nil, ModelChoice{}, usageError("--host: %v", err)
+		}
+		return o, choice, nil
 	}
-	return nil, modelChoice{}, usageError("--engine %q: want embedded or ollama", ef.kind)
-}
-
-// modelChoice is a model ready to load, with what the audit trail records
-// about its files.
-type modelChoice struct {
-	spec    engine.ModelSpec
-	sha256  string // of the language model file, when the store knows it
-	licence string
+	return nil, ModelChoice{}, usageError("--engine %q: want embedded or ollama", ef.kind)
 }
 
 // choose resolves --model against the store, or takes --text and --mmproj.
-func (m *modelFlags) choose(env *Env) (modelChoice, error) {
+func (m *modelFlags) choose(env *Env) (ModelChoice, error) {
 	if m.model == "" {
 		spec, err := m.spec()
-		return modelChoice{spec: spec}, err
+		return ModelChoice{Kind: EngineEmbedded, Spec: spec}, err
 	}
 	if m.text != "" || m.mmproj != "" {
-		return modelChoice{}, usageError("give either --model or --text and --mmproj, not both")
+		return ModelChoice{}, usageError("give either --model or --text and --mmproj, not both")
 	}
 	store, err := OpenModelStore(env.Dirs)
 	if err != nil {
-		return modelChoice{}, err
+		return ModelChoice{}, err
 	}
 	sm, err := store.Lookup(m.model)
 	if err != nil {
-		return modelChoice{}, err
+		return ModelChoice{}, err
 	}
 	m.text, m.mmproj = sm.Text, sm.Projector
 	spec, err := m.spec()
 	if err != nil {
-		return modelChoice{}, err
+		return ModelChoice{}, err
 	}
 	spec.Name = sm.Name
-	c := modelChoice{spec: spec, licence: sm.Licence}
-	for _, f := range sm.Files {
-		if f.Role == "text" {
-			c.sha256 = f.SHA256
-		}
-	}
+	c := storedChoice(sm)
+	c.Spec = spec // the flags say how it runs
 	return c, nil
 }
 
@@ -229,7 +217,7 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 	defer eng.Close()
 	sampling := engine.Sampling{Temperature: *temperature, TopK: *topK, TopP: *topP, Seed: *seed}
 
-	info, err := eng.Load(ctx, choice.spec, nil)
+	info, err := eng.Load(ctx, choice.Spec, nil)
 	if err != nil {
 		return err
 	}
@@ -237,7 +225,7 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stderr, "note:", n)
 	}
 	opts := GenerateOptions{Preset: preset, Question: question, View: view, Sampling: sampling,
-		MaxTokens: *maxTokens, ModelSHA256: choice.sha256, License: choice.licence, Replace: *replace}
+		MaxTokens: *maxTokens, ModelSHA256: choice.SHA256, License: choice.Licence, Replace: *replace}
 	enc := json.NewEncoder(env.Stdout)
 	progress := newItemProgress(env.Stderr, "drafting", len(files))
 	failed := 0

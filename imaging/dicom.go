@@ -317,6 +317,7 @@ func (f *dicomFile) parseMeta(im *Image) {
 	m.Modality = get(0x00080060)
 	m.Manufacturer = get(0x00080070)
 	m.ViewPosition = get(0x00185101)
+	m.PatientOrientation = patientOrientation(get(0x00200020))
 	m.BodyPart = get(0x00180015)
 	m.Photometric = f.text(0x00280004)
 	if m.SOPInstanceUID == "" {
@@ -336,6 +337,33 @@ func (f *dicomFile) parseMeta(im *Image) {
 			break
 		}
 	}
+}
+
+// patientOrientation reads the two values of Patient Orientation ("L\F"),
+// or nothing when they are not two directions made of L, R, A, P, H and F
+// with no letter of the same axis twice.
+func patientOrientation(v string) [2]string {
+	parts := strings.Split(v, `\`)
+	if len(parts) != 2 {
+		return [2]string{}
+	}
+	var out [2]string
+	for i, p := range parts {
+		p = strings.ToUpper(strings.TrimSpace(p))
+		if p == "" || len(p) > 3 {
+			return [2]string{}
+		}
+		var axes [3]bool // L/R, A/P, H/F
+		for _, c := range p {
+			a := strings.IndexRune("LRAPHF", c)
+			if a < 0 || axes[a/2] {
+				return [2]string{}
+			}
+			axes[a/2] = true
+		}
+		out[i] = p
+	}
+	return out
 }
 
 // parseDataset runs suyashkumar/dicom over a copy of the header that holds

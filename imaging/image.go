@@ -80,6 +80,14 @@ type Meta struct {
 	StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID, SOPClassUID string
 	Modality, ViewPosition, BodyPart, Manufacturer, Photometric      string
 
+	// PatientOrientation is Patient Orientation (0020,0020): the patient
+	// directions of the image's rows (+x, columns increasing) and columns
+	// (+y, rows increasing), each one to three of the letters L, R, A, P,
+	// H, F ("L", "F": a frontal chest film shown as if facing the
+	// patient). Both are empty when the file does not give two valid
+	// directions.
+	PatientOrientation [2]string
+
 	// TransferSyntax is the UID and its name, e.g.
 	// "1.2.840.10008.1.2.4.70 (JPEG Lossless SV1)".
 	TransferSyntax string

@@ -73,6 +73,9 @@ func newTestViewer(t *testing.T, opt Options) *testViewer {
 	if opt.Chooser == nil {
 		opt.Chooser = &stubChooser{}
 	}
+	if opt.Report == nil {
+		opt.Report = &stubReport{} // the viewer alone: no model store, no engine
+	}
 	v := NewViewer(a, env, app.DefaultSettings(), opt)
 	tv := &testViewer{Viewer: v, t: t, queue: make(chan func(), 1024)}
 	v.do = func(f func()) { tv.queue <- f }
@@ -84,6 +87,12 @@ func newTestViewer(t *testing.T, opt Options) *testViewer {
 		v.win.Close()
 	})
 	return tv
+}
+
+// savedSettings waits for the settings writes and reads the file.
+func (tv *testViewer) savedSettings() (app.Settings, error) {
+	tv.flushSettings()
+	return app.LoadSettings(tv.env.Dirs)
 }
 
 // pump runs the posted work until cond holds (nil: until no open request

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -27,6 +28,29 @@ type binding struct {
 	// bindings do not apply goes to the next binding of the same key
 	// (Esc stops a running generation, else returns to the pan tool).
 	when func() bool
+}
+
+// menuItem makes the menu entry labelled label of the binding described by
+// what in bs, so that the menu and the keyboard run the same action.
+// Ctrl shortcuts fire through the menu; plain keys are only shown beside
+// the item: macOS would turn them into key equivalents and run the action
+// twice with the key handler, so they go without there. A what that is
+// not in bs is a typo in this package, caught by its tests.
+func menuItem(bs []binding, label, what string) *fyne.MenuItem {
+	for _, b := range bs {
+		if b.what != what || b.group == "" {
+			continue
+		}
+		it := fyne.NewMenuItem(label, b.action)
+		switch {
+		case b.short != nil:
+			it.Shortcut = b.short
+		case runtime.GOOS != "darwin":
+			it.Shortcut = displayKey(b.keys)
+		}
+		return it
+	}
+	panic("ui: no binding " + what)
 }
 
 // panelBindings is implemented by a report panel that adds its own

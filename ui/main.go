@@ -37,5 +37,6 @@ func Main(env *app.Env, args []string) int {
 	}
 	v.OpenPaths(args)
 	v.Window().ShowAndRun()
+	v.flushSettings()
 	return 0
 }

@@ -3,7 +3,6 @@ package ui
 import (
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -18,31 +17,8 @@ import (
 // buildMenus (re)builds the menu bar: File, View, Report, Model, Help. It
 // runs again whenever a check mark, the presets or the recent files change.
 func (v *Viewer) buildMenus() {
-	keys := map[string]binding{}
-	for _, b := range v.bindings() {
-		if b.group != "" {
-			keys[b.what] = b
-		}
-	}
-	// item makes a menu entry for the binding described by what, so that
-	// the menu and the keyboard run the same action.
-	item := func(label, what string) *fyne.MenuItem {
-		b, ok := keys[what]
-		if !ok {
-			panic("ui: no binding " + what) // a typo in this file; caught by the tests
-		}
-		it := fyne.NewMenuItem(label, b.action)
-		switch {
-		case b.short != nil:
-			it.Shortcut = b.short
-		case runtime.GOOS != "darwin":
-			// Show the plain key beside the item. macOS would turn it into
-			// a key equivalent and run the action twice with the key
-			// handler, so it goes without there.
-			it.Shortcut = displayKey(b.keys)
-		}
-		return it
-	}
+	bs := v.bindings()
+	item := func(label, what string) *fyne.MenuItem { return menuItem(bs, label, what) }
 	check := func(it *fyne.MenuItem, on bool) *fyne.MenuItem { it.Checked = on; return it }
 	noImage := v.vp.Image() == nil
 	disable := func(it *fyne.MenuItem) *fyne.MenuItem { it.Disabled = noImage; return it }
@@ -186,9 +162,7 @@ func (v *Viewer) showSettings() {
 
 // applySettings saves a change made in the Settings dialog and applies it.
 func (v *Viewer) applySettings(change func(*app.Settings)) {
-	if err := v.UpdateSettings(change); err != nil {
-		v.ShowError("Cannot save the settings", err)
-	}
+	v.UpdateSettings(change)
 	v.app.Settings().SetTheme(themeFor(v.settings.Theme))
 	v.vp.SetOverlays(v.settings.Overlays)
 	if v.settings.TeachingMode != v.teaching {

@@ -42,7 +42,7 @@ func (p *Panel) ModelMenu() []*fyne.MenuItem {
 			label += "  (Ollama store on this computer)"
 		}
 		it := fyne.NewMenuItem(label, func() { p.selectModel(app.EngineEmbedded, m.Name) })
-		it.Checked = cur.kind == app.EngineEmbedded && cur.name == m.Name && p.model.phase != modelNone
+		it.Checked = cur.Kind == app.EngineEmbedded && cur.Name == m.Name && p.model.phase != modelNone
 		items = append(items, it)
 	}
 	if len(p.server) > 0 {
@@ -56,7 +56,7 @@ func (p *Panel) ModelMenu() []*fyne.MenuItem {
 		items = append(items, head)
 		for _, n := range p.server {
 			it := fyne.NewMenuItem(n, func() { p.selectModel(app.EngineOllama, n) })
-			it.Checked = cur.kind == app.EngineOllama && cur.name == n && p.model.phase != modelNone
+			it.Checked = cur.Kind == app.EngineOllama && cur.Name == n && p.model.phase != modelNone
 			items = append(items, it)
 		}
 	}
@@ -80,16 +80,14 @@ func (p *Panel) ModelMenu() []*fyne.MenuItem {
 
 // selectModel makes a model the current one and loads it.
 func (p *Panel) selectModel(kind, name string) {
-	if err := p.host.UpdateSettings(func(s *app.Settings) {
+	p.host.UpdateSettings(func(s *app.Settings) {
 		s.Engine = kind
 		if kind == app.EngineOllama {
 			s.OllamaModel = name
 		} else {
 			s.Model = name
 		}
-	}); err != nil {
-		p.host.ShowError("Cannot save the settings", err)
-	}
+	})
 	p.applyEngineSettings()
 }
 
@@ -103,8 +101,12 @@ func (p *Panel) applyEngineSettings() {
 	p.refreshModels()
 }
 
-// engineForm holds the widgets of the Engine Settings dialog.
+// engineForm is the body of the Engine Settings dialog: a widget that
+// holds its fields.
 type engineForm struct {
+	widget.BaseWidget
+	content fyne.CanvasObject
+
 	kind      *widget.RadioGroup
 	model     *widget.Select
 	layers    *widget.Select
@@ -152,7 +154,7 @@ func (p *Panel) ShowEngineSettings(kind string) {
 	f.model = widget.NewSelect(names, nil)
 	f.model.PlaceHolder = "(the first installed model)"
 	for i, n := range f.modelKeys {
-		if n == s.Model || (s.Model == "" && n == p.model.choice.name) {
+		if n == s.Model || (s.Model == "" && n == p.model.choice.Name) {
 			f.model.SetSelectedIndex(i)
 		}
 	}
@@ -253,7 +255,8 @@ func (p *Panel) ShowEngineSettings(kind string) {
 	}
 	head := widget.NewLabel("Where the model runs")
 	head.TextStyle.Bold = true
-	content := container.NewVBox(head, f.kind, widget.NewSeparator(), f.embedded, f.remote, f.errLabel)
+	f.content = container.NewVBox(head, f.kind, widget.NewSeparator(), f.embedded, f.remote, f.errLabel)
+	f.ExtendBaseWidget(f)
 
 	var d *dialog.CustomDialog
 	save := widget.NewButton("Save", func() {
@@ -264,18 +267,20 @@ func (p *Panel) ShowEngineSettings(kind string) {
 			return
 		}
 		d.Hide()
-		if err := p.host.UpdateSettings(change); err != nil {
-			p.host.ShowError("Cannot save the settings", err)
-		}
+		p.host.UpdateSettings(change)
 		p.applyEngineSettings()
 	})
 	save.Importance = widget.HighImportance
 	cancel := widget.NewButton("Cancel", func() { d.Hide() })
-	d = dialog.NewCustomWithoutButtons("Engine Settings", content, p.host.Window())
+	d = dialog.NewCustomWithoutButtons("Engine Settings", f, p.host.Window())
 	d.SetButtons([]fyne.CanvasObject{cancel, save})
-	d.Resize(fyne.NewSize(540, content.MinSize().Height+120))
+	d.Resize(fyne.NewSize(540, f.content.MinSize().Height+120))
 	d.Show()
-	p.engineDialog = f
+}
+
+// CreateRenderer implements fyne.Widget.
+func (f *engineForm) CreateRenderer() fyne.WidgetRenderer {
+	return widget.NewSimpleRenderer(f.content)
 }
 
 // settings checks the form and returns the change to the settings.
@@ -380,7 +385,7 @@ func (p *Panel) importPair(text, proj string) {
 	d.SetOnClosed(cancel) // Cancel stops the copy; the store removes what it staged
 	d.Resize(fyne.NewSize(480, d.MinSize().Height))
 	d.Show()
-	prog := &coalescer{}
+	prog := &coalescer[float64]{}
 	go func() {
 		store, err := app.OpenModelStore(p.env.Dirs)
 		var m app.StoredModel
@@ -388,7 +393,8 @@ func (p *Panel) importPair(text, proj string) {
 			m, err = store.Import(ctx, text, proj, app.ImportOptions{Progress: func(done, total int64) {
 				prog.post(float64(done)/float64(max(total, 1)), func() {
 					p.do(func() {
-						bar.SetValue(prog.take())
+						f, _ := prog.take()
+						bar.SetValue(f)
 						info.SetText("Copying and hashing the files…")
 					})
 				})

@@ -162,19 +162,26 @@ func sexAge(sex, age string) string {
 
 // patientAxes returns the patient directions of the image's +x (columns
 // increasing) and +y (rows increasing) axes, e.g. "L" and "F", or empty
-// strings when the file does not allow a safe answer.
+// strings when the file does not allow an answer, and whether they are
+// inferred rather than read.
 //
-// imaging does not expose Patient Orientation (0020,0020), so the axes are
-// inferred for frontal chest films only: a PA or AP view is displayed as if
-// facing the patient, so the image's right is the patient's left and its
-// bottom the feet. The view comes from View Position or, when that is empty,
-// from the words PA or AP in the study description of a chest study.
-// Laterals and everything else get no markers rather than a guess.
-func patientAxes(m imaging.Meta) (x, y string) {
-	if frontalView(m) {
-		return "L", "F"
+// Patient Orientation (0020,0020) gives them when the file has it. Without
+// it they are inferred, for frontal chest films only: a PA or AP view is
+// displayed as if facing the patient, so the image's right is the
+// patient's left and its bottom the feet. The view comes from View
+// Position or, when that is empty, from the words PA or AP in the study
+// description of a chest study. An inferred direction can be wrong (a
+// film mirrored by the modality or a PACS keeps its View Position), so
+// the viewport draws it as a guess; laterals and everything else get no
+// markers rather than a guess.
+func patientAxes(m imaging.Meta) (x, y string, inferred bool) {
+	if po := m.PatientOrientation; po[0] != "" && po[1] != "" {
+		return po[0], po[1], false
 	}
-	return "", ""
+	if frontalView(m) {
+		return "L", "F", true
+	}
+	return "", "", false
 }
 
 var frontalWord = regexp.MustCompile(`(?i)(^|[^A-Z])(PA|AP)([^A-Z]|$)`)
@@ -194,7 +201,26 @@ func frontalView(m imaging.Meta) bool {
 	return chest && !lateral && frontalWord.MatchString(desc)
 }
 
-var opposite = map[string]string{"L": "R", "R": "L", "F": "H", "H": "F", "A": "P", "P": "A"}
+// opposite is the direction opposite d, letter by letter ("LF" → "RH").
+func opposite(d string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case 'L':
+			return 'R'
+		case 'R':
+			return 'L'
+		case 'A':
+			return 'P'
+		case 'P':
+			return 'A'
+		case 'H':
+			return 'F'
+		case 'F':
+			return 'H'
+		}
+		return r
+	}, d)
+}
 
 // markers returns the orientation letters for the left, right, top and
 // bottom edges of the viewport, given the patient directions of the image
@@ -209,31 +235,14 @@ func markers(ax, ay string, t transform) (left, right, top, bottom string) {
 		case math.Round(v[0]) > 0:
 			return ax
 		case math.Round(v[0]) < 0:
-			return opposite[ax]
+			return opposite(ax)
 		case math.Round(v[1]) > 0:
 			return ay
 		default:
-			return opposite[ay]
+			return opposite(ay)
 		}
 	}
 	r, d := t.screenAxes()
 	neg := func(v [2]float64) [2]float64 { return [2]float64{-v[0], -v[1]} }
 	return dir(neg(r)), dir(r), dir(neg(d)), dir(d)
-}
-
-// identifyingStrings lists every value of m that identifies a patient or a
-// study; teaching mode must show none of them. Tests use it too.
-func identifyingStrings(m imaging.Meta) []string {
-	var out []string
-	for _, s := range []string{
-		m.PatientName, imaging.FormatPN(m.PatientName), m.PatientID, m.PatientBirthDate, imaging.FormatDA(m.PatientBirthDate),
-		m.PatientAge, m.StudyDate, imaging.FormatDA(m.StudyDate), m.StudyTime, imaging.FormatTM(m.StudyTime, false),
-		m.StudyDescription, m.AccessionNumber, m.StudyInstanceUID, m.SeriesInstanceUID, m.SOPInstanceUID,
-		m.Manufacturer, m.ContentHash,
-	} {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }

@@ -83,3 +83,20 @@ func TestOverlayTeaching(t *testing.T) {
 		}
 	}
 }
+
+// identifyingStrings lists every value of m that identifies a patient or a
+// study; teaching mode must show none of them.
+func identifyingStrings(m imaging.Meta) []string {
+	var out []string
+	for _, s := range []string{
+		m.PatientName, imaging.FormatPN(m.PatientName), m.PatientID, m.PatientBirthDate, imaging.FormatDA(m.PatientBirthDate),
+		m.PatientAge, m.StudyDate, imaging.FormatDA(m.StudyDate), m.StudyTime, imaging.FormatTM(m.StudyTime, false),
+		m.StudyDescription, m.AccessionNumber, m.StudyInstanceUID, m.SeriesInstanceUID, m.SOPInstanceUID,
+		m.Manufacturer, m.ContentHash,
+	} {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -7,7 +7,6 @@ import (
 	"image/color"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -96,17 +95,24 @@ type Panel struct {
 	// The study on screen and its session.
 	study    *Study
 	sess     *app.Session
+	sessKey  string // the key of the study whose session is open or opening
 	sessGen  uint64 // numbers ImageChanged calls; stale session opens are dropped
-	savedAt  time.Time
-	saveErr  error
-	message  string // the latest one-off message of the status line
-	preset   engine.Preset
-	teaching bool
+	sessions *sessionPool
+	// finishing holds, by study key, runs stopped because the user left
+	// their study: a session of that study opens once they have returned.
+	finishing map[string]*panelRun
+	savedAt   time.Time
+	saveErr   error
+	message   string // the latest one-off message of the status line
+	preset    engine.Preset
+	teaching  bool
 
 	// The generation or follow-up answer in progress, nil when none.
 	run *panelRun
-	// pendingGenerate runs Generate once the model being loaded is ready.
-	pendingGenerate bool
+	// pending is the draft to start once the model being loaded is ready.
+	pending *pendingDraft
+	// signing is true while a signature is being written.
+	signing bool
 
 	// The model.
 	model      modelState
@@ -117,17 +123,16 @@ type Panel struct {
 	models     []app.StoredModel // the store's and the local Ollama store's, refreshed off the UI goroutine
 	server     []string          // the Ollama server's models, when the engine is Ollama
 
-	// engineDialog is the Engine Settings form on screen (tests fill it).
-	engineDialog *engineForm
-
 	chipTimer   *time.Timer
 	anonymize   bool
-	exportDir   string
+	exportDir   string // the folder of the last export outside teaching mode
+	teachDir    string // and in teaching mode: it never starts in a patient's folder
 	menuKey     string
 	modelKey    string // what the model's widgets show
 	layoutKey   string // the sizes the body was last laid out for
 	lastLabels  string
 	threadCount int
+	threadShown []threadKey // what each thread item shows
 	closed      bool
 }
 
@@ -139,7 +144,10 @@ var (
 
 // NewPanel returns the report panel for the main window (Options.Report).
 func NewPanel(opts PanelOptions) *Panel {
-	p := &Panel{opts: opts, do: fyne.Do, preset: engine.PresetReport}
+	p := &Panel{opts: opts, do: fyne.Do, preset: engine.PresetReport, finishing: map[string]*panelRun{}}
+	p.sessions = newSessionPool(func(sess *app.Session, err error) {
+		p.do(func() { p.saved(sess, err) })
+	})
 	p.build()
 	return p
 }
@@ -288,8 +296,9 @@ func (p *Panel) Attach(h Host) {
 	p.LoadModel()
 }
 
-// Shutdown stops any generation, saves the draft and closes the engine;
-// the application calls it when it stops.
+// Shutdown stops any generation, saves the drafts and closes the engine;
+// the application calls it when it stops. A generation gets a moment to
+// record where it stopped.
 func (p *Panel) Shutdown() {
 	if p.closed {
 		return
@@ -298,15 +307,25 @@ func (p *Panel) Shutdown() {
 	if p.chipTimer != nil {
 		p.chipTimer.Stop()
 	}
+	runs := make([]*panelRun, 0, len(p.finishing)+1)
+	for _, r := range p.finishing {
+		runs = append(runs, r)
+	}
 	if p.run != nil {
 		p.run.cancel()
+		runs = append(runs, p.run)
 	}
 	if p.loadCancel != nil {
 		p.loadCancel()
 	}
-	if p.sess != nil {
-		p.sess.Close()
+	deadline := time.After(2 * time.Second)
+	for _, r := range runs {
+		select {
+		case <-r.returned:
+		case <-deadline:
+		}
 	}
+	p.sessions.flushAll()
 	if p.eng != nil {
 		p.eng.Close()
 	}
@@ -314,41 +333,58 @@ func (p *Panel) Shutdown() {
 
 // ImageChanged is part of ReportPanel: the panel opens the study's
 // session (its saved draft, thread and status come back) off the UI
-// goroutine, and closes the previous one. A generation on the previous
+// goroutine, and lets the previous one go. A generation on the previous
 // study is stopped; its partial text is kept there, marked incomplete.
+// The same study again (its thumbnail tapped, its file opened again,
+// another file with the same SOP Instance UID) keeps its session, and any
+// generation on it.
 func (p *Panel) ImageChanged(s *Study) {
+	key := ""
+	if s != nil && s.Image != nil && p.env != nil {
+		key = s.Image.Meta.Key()
+	}
+	if key != "" && key == p.sessKey {
+		p.study = s
+		return
+	}
 	p.sessGen++
 	gen := p.sessGen
-	if p.run != nil {
-		p.run.cancel() // the run closes its session when it returns
+	if r := p.run; r != nil {
+		// The run keeps its own reference to its session and lets it go
+		// when it returns; until then that study opens no new session.
+		r.cancel()
 		p.run = nil
-	} else if p.sess != nil {
-		old := p.sess
-		go old.Close()
+		p.finishing[r.sess.Study().Key] = r
+		p.hideRunInfo()
 	}
-	p.pendingGenerate = false
-	p.study, p.sess, p.saveErr, p.savedAt, p.message = s, nil, nil, time.Time{}, ""
+	p.signing = false // a signature still being written is the old study's
+	p.editor.setReadOnly(false)
+	if old := p.sess; old != nil {
+		go p.sessions.release(old)
+	}
+	p.pending = nil
+	p.study, p.sess, p.sessKey, p.saveErr, p.savedAt, p.message = s, nil, key, nil, time.Time{}, ""
 	p.threadCount = -1
 	p.editor.setText("")
+	p.updateChips() // the previous patient's findings go with the text
 	p.editor.Disable()
 	p.editor.SetPlaceHolder("Open an image to draft or write its report.")
 	p.refresh()
-	if s == nil || s.Image == nil || p.env == nil {
+	if key == "" {
 		return
 	}
 	p.editor.SetPlaceHolder("Opening the draft…")
 	st := app.NewStudy(s.Path, s.Image)
-	opts := p.opts.Session
+	opts, dirs := p.opts.Session, p.env.Dirs
+	var wait chan struct{}
+	if r := p.finishing[key]; r != nil {
+		wait = r.returned
+	}
 	go func() {
-		// A save can report before OpenSession returns (an interrupted
-		// generation is recorded at once): the session is handed over
-		// through opened.
-		var opened atomic.Pointer[app.Session]
-		opts.OnSave = func(err error) {
-			p.do(func() { p.saved(opened.Load(), err) })
+		if wait != nil {
+			<-wait
 		}
-		sess, err := app.OpenSession(p.env.Dirs, st, opts)
-		opened.Store(sess)
+		sess, err := p.sessions.acquire(dirs, st, opts)
 		p.do(func() { p.sessionOpened(gen, sess, err) })
 	}()
 }
@@ -357,11 +393,12 @@ func (p *Panel) ImageChanged(s *Study) {
 func (p *Panel) sessionOpened(gen uint64, sess *app.Session, err error) {
 	if gen != p.sessGen || p.closed {
 		if sess != nil {
-			go sess.Close()
+			go p.sessions.release(sess)
 		}
 		return
 	}
 	if sess == nil {
+		p.sessKey = "" // opening it again tries again
 		p.editor.SetPlaceHolder("The draft cannot be opened.")
 		p.host.ShowError("Cannot open the draft", p.scrub(err))
 		return
@@ -371,6 +408,9 @@ func (p *Panel) sessionOpened(gen uint64, sess *app.Session, err error) {
 		p.host.ShowError("The saved draft was damaged", p.scrub(err))
 	}
 	p.sess = sess
+	// A save that failed before the session was shown said so to
+	// nobody: saved drops reports of sessions not on screen.
+	p.saveErr = sess.Err()
 	p.editor.SetPlaceHolder(p.editorHint())
 	p.editor.setText(sess.Text())
 	p.editor.Enable()
@@ -395,7 +435,7 @@ func (p *Panel) saved(sess *app.Session, err error) {
 	if err == nil {
 		p.savedAt = time.Now()
 	}
-	p.refreshStatus()
+	p.refreshStatus(p.draft())
 	p.relayout()
 }
 
@@ -412,7 +452,15 @@ func (p *Panel) edited(text string) {
 	}
 	p.message = ""
 	p.scheduleChips()
-	p.refresh()
+	// Typing refreshes only what an edit can change, from one copy of
+	// the draft: the model, the thread and the rest stay as they are.
+	d := p.sess.Draft()
+	p.refreshControls(d)
+	p.refreshLabels(d)
+	p.refreshSign(d)
+	p.refreshStatus(d)
+	p.refreshMenus()
+	p.relayout()
 }
 
 // SetTeaching is part of ReportPanel: in teaching mode exports are always
@@ -503,14 +551,24 @@ func (p *Panel) chipTapped(o findings.Observation) {
 // refresh brings every widget in line with the session, the model and the
 // run in progress.
 func (p *Panel) refresh() {
+	d := p.draft()
 	p.refreshModel()
-	p.refreshControls()
-	p.refreshLabels()
-	p.refreshSign()
-	p.refreshThread()
-	p.refreshStatus()
+	p.refreshControls(d)
+	p.refreshLabels(d)
+	p.refreshSign(d)
+	p.refreshThread(d)
+	p.refreshStatus(d)
 	p.refreshMenus()
 	p.relayout()
+}
+
+// draft is a copy of the session's draft, nil without a session. The
+// refresh functions take it, so that one refresh copies it once.
+func (p *Panel) draft() *app.Draft {
+	if p.sess == nil {
+		return nil
+	}
+	return p.sess.Draft()
 }
 
 // relayout lays the panel out again when a part was shown or hidden (the
@@ -526,16 +584,16 @@ func (p *Panel) relayout() {
 	p.body.Refresh()
 }
 
-func (p *Panel) refreshControls() {
+func (p *Panel) refreshControls(d *app.Draft) {
 	running := p.run != nil
-	canGen := p.sess != nil && !running && p.model.phase != modelNone
-	if p.sess != nil {
-		if p.sess.Status().Signed() || p.sess.Status() == app.StatusAmending {
+	canGen := d != nil && !running && p.model.phase != modelNone
+	if d != nil {
+		if st := d.Status(); st.Signed() || st == app.StatusAmending {
 			canGen = false
 		}
 	}
 	label := "Generate"
-	if p.sess != nil && strings.TrimSpace(p.sess.Text()) != "" {
+	if d != nil && strings.TrimSpace(d.Text) != "" {
 		label = "Regenerate"
 	}
 	if p.genBtn.Text != label {
@@ -563,10 +621,10 @@ func (p *Panel) refreshControls() {
 // refreshLabels shows the session's labels over the report, one a line
 // on a tinted band: TEST MODEL in red, the AI draft and incomplete
 // warnings in amber, preliminary in the text colour.
-func (p *Panel) refreshLabels() {
+func (p *Panel) refreshLabels(d *app.Draft) {
 	var ls []string
-	if p.sess != nil {
-		ls = p.sess.Labels()
+	if d != nil {
+		ls = d.Labels()
 	}
 	if r := p.run; r != nil && !r.ask && !r.progressed() {
 		// Until the first piece arrives the labels are those of the
@@ -619,21 +677,21 @@ func (p *Panel) showLabels(ls []string) {
 	p.labels.Show()
 }
 
-func (p *Panel) refreshSign() {
-	can := p.sess != nil && !p.Running()
+func (p *Panel) refreshSign(d *app.Draft) {
+	can := d != nil && !p.Running() && !p.signing
 	var why error
-	if p.sess != nil {
+	if d != nil {
 		why = p.sess.CanSign()
 	}
 	setEnabled(p.signBtn, can && why == nil)
-	setEnabled(p.exportBtn, p.sess != nil && !p.Running())
-	discard := p.sess != nil && !p.Running() && len(p.sess.Draft().Signatures) == 0 && p.sess.Status() != app.StatusEmpty
+	setEnabled(p.exportBtn, d != nil && !p.Running())
+	discard := d != nil && !p.Running() && len(d.Signatures) == 0 && d.Status() != app.StatusEmpty
 	setEnabled(p.discardBtn, discard)
 	info := ""
 	switch {
-	case p.sess == nil:
-	case p.sess.Status().Signed():
-		if sig := p.sess.Draft().LastSignature(); sig != nil {
+	case d == nil:
+	case d.Status().Signed():
+		if sig := d.LastSignature(); sig != nil {
 			info = fmt.Sprintf("Signed by %s on %s. Editing it starts an amendment.", sig.Reader, sig.Time.Local().Format("2006-01-02 15:04"))
 		}
 	case errors.Is(why, app.ErrTestModel):
@@ -655,14 +713,13 @@ func (p *Panel) refreshSign() {
 // refreshStatus writes the status line: where the report stands and
 // whether it is saved. A save error stays on screen, in red, until a save
 // succeeds; the text is never lost (the session keeps it and retries).
-func (p *Panel) refreshStatus() {
-	if p.sess == nil {
+func (p *Panel) refreshStatus(d *app.Draft) {
+	if d == nil {
 		p.pill.set(app.StatusEmpty, "")
 		p.statusLine.SetText(p.message)
 		p.saveLine.Hide()
 		return
 	}
-	d := p.sess.Draft()
 	st := d.Status()
 	p.pill.set(st, st.Report())
 	parts := []string{st.Report(), st.Title()}
@@ -699,7 +756,7 @@ func (p *Panel) refreshMenus() {
 		status = p.sess.Status()
 	}
 	key := fmt.Sprintf("%v %v %s %d %v %s %v %v %d %d %v", p.sess != nil, p.run != nil, status, p.model.phase,
-		p.model.choice.name, p.preset, p.anonymize, p.teaching, len(p.models), len(p.server), p.model.choice.kind)
+		p.model.choice.Name, p.preset, p.anonymize, p.teaching, len(p.models), len(p.server), p.model.choice.Kind)
 	if key != p.menuKey {
 		p.menuKey = key
 		p.host.RefreshMenus()
@@ -709,7 +766,7 @@ func (p *Panel) refreshMenus() {
 // message shows a one-off message in the status line.
 func (p *Panel) say(msg string) {
 	p.message = msg
-	p.refreshStatus()
+	p.refreshStatus(p.draft())
 	p.relayout()
 }
 
@@ -735,6 +792,17 @@ func (p *Panel) scrub(err error) error {
 	return errors.New(s)
 }
 
+// chooseFile asks the host's chooser for a file, with a title when it
+// can show one.
+func (p *Panel) chooseFile(title, filter string, exts []string, start string, done func(string, error)) {
+	chooseFile(p.host.Chooser(), p.host.Window(), title, filter, exts, start, done)
+}
+
+// chooseFolder asks the host's chooser for a folder.
+func (p *Panel) chooseFolder(title, start string, done func(string, error)) {
+	chooseFolder(p.host.Chooser(), p.host.Window(), title, start, done)
+}
+
 // confirm asks a yes/no question.
 func (p *Panel) confirm(title, text, yes string, f func()) {
 	d := dialog.NewCustomConfirm(title, yes, "Cancel", messageLabel(text), func(ok bool) {
@@ -751,8 +819,8 @@ func (p *Panel) modelAbout() string {
 		return ""
 	}
 	s := p.model.info.Label()
-	if p.model.choice.licence != "" {
-		s += ". Licence: " + p.model.choice.licence
+	if p.model.choice.Licence != "" {
+		s += ". Licence: " + p.model.choice.Licence
 	}
 	return s
 }

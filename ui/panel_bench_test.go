@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,18 +24,39 @@ import (
 func BenchmarkPanelStreamUpdate(b *testing.B) {
 	p := newBenchPanel(b)
 	text := strings.Repeat(reportText+"\n", 16)[:2048]
-	r := &panelRun{sess: p.sess, started: time.Now(), done: make(chan struct{})}
+	r := &panelRun{sess: p.sess, started: time.Now(), done: make(chan struct{}), returned: make(chan struct{})}
 	p.run = r
 	b.ResetTimer()
 	for i := range b.N {
 		// The text grows by a token each time, as a stream does.
 		n := len(text) - 64 + i%64
 		pr := app.Progress{Text: text[:n], Tokens: 500 + i%64, Elapsed: time.Second, TokensPerSecond: 500}
-		r.latest, r.posted = &pr, true
+		r.prog.post(pr, func() {})
 		p.showProgress(r)
 	}
 	b.StopTimer()
 	p.run = nil
+}
+
+// BenchmarkPanelTyping measures what the UI goroutine does for one
+// keystroke in the report editor of a study with a follow-up thread of 20
+// questions: the session takes the text, the status, labels, sign-off and
+// menus are brought in line. The thread is not touched by typing.
+func BenchmarkPanelTyping(b *testing.B) {
+	p := newBenchPanel(b)
+	eng := newFakeEngine(words("The effusion is small and on the left side.")...)
+	for i := range 20 {
+		if _, err := p.sess.Ask(context.Background(), eng, eng.info, fmt.Sprintf("Question %d?", i), app.GenerateOptions{}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p.refresh()
+	text := strings.Repeat(reportText+"\n", 16)[:2048]
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		p.edited(text[:len(text)-64+i%64])
+	}
 }
 
 // BenchmarkPanelChips measures relabelling a 2 kB report for the chips,
@@ -69,11 +92,11 @@ func newBenchPanel(b *testing.B) *Panel {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sess, err := app.OpenSession(env.Dirs, st, app.SessionOptions{})
+	sess, err := p.sessions.acquire(env.Dirs, st, app.SessionOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	p.sess = sess
+	p.sess, p.sessKey = sess, st.Key
 	p.editor.Enable()
 	return p
 }

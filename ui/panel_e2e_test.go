@@ -257,7 +257,10 @@ func TestKillWhileTypingXvfb(t *testing.T) {
 	v2.typeText(" restored", 30)
 	want := restored + " restored"
 	got := waitDraft(t, dirs, key, 10*time.Second, func(d *app.Draft) bool { return d.Text == want })
-	if got == nil || got.Text != want {
+	switch {
+	case got == nil:
+		t.Fatalf("after the restart, typing at the end of the editor saved no draft, want %q", want)
+	case got.Text != want:
 		t.Fatalf("after the restart, typing at the end of the editor saved %q, want %q", got.Text, want)
 	}
 	x.windowShot(t, v2.wid, "restored")

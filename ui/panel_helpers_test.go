@@ -23,9 +23,12 @@ import (
 // fakeEngine is an engine.Engine that streams fixed pieces. With step
 // set, it waits for a value on step before each piece, so a test can look
 // at the panel between two pieces; crashAt makes it fail as a crashed
-// runner does, once, before that piece.
+// runner does, once, before that piece. With hold set, a cancelled
+// request returns only once hold is closed, as a runner that finishes the
+// batch it is computing before it looks at the cancellation.
 type fakeEngine struct {
 	kind, host string
+	hold       chan struct{}
 
 	mu       sync.Mutex
 	info     engine.ModelInfo
@@ -66,7 +69,7 @@ func (f *fakeEngine) Load(ctx context.Context, spec engine.ModelSpec, progress f
 func (f *fakeEngine) Generate(ctx context.Context, req engine.Request, onPiece func(engine.Piece)) (engine.Stats, error) {
 	f.mu.Lock()
 	f.requests = append(f.requests, req)
-	pieces, step, crash := f.pieces, f.step, f.crashAt
+	pieces, step, crash, hold := f.pieces, f.step, f.crashAt, f.hold
 	if len(req.Turns) > 1 && f.answer != nil {
 		pieces = f.answer
 	}
@@ -76,6 +79,9 @@ func (f *fakeEngine) Generate(ctx context.Context, req engine.Request, onPiece f
 			select {
 			case <-step:
 			case <-ctx.Done():
+				if hold != nil {
+					<-hold
+				}
 				return engine.Stats{StopReason: "cancelled", GenTokens: i}, ctx.Err()
 			}
 		}
@@ -266,6 +272,19 @@ func (tp *testPanel) tapDialogButton(label string) {
 		tp.t.Fatalf("the dialog has no button %q: %q", label, objectTexts(top, false))
 	}
 	test.Tap(b)
+}
+
+// engineForm is the Engine Settings form on screen, nil when none is.
+func (tp *testPanel) engineForm() *engineForm {
+	var found *engineForm
+	for _, o := range tp.win.Canvas().Overlays().List() {
+		walkObjects(o, func(o fyne.CanvasObject) {
+			if f, ok := o.(*engineForm); ok && found == nil {
+				found = f
+			}
+		})
+	}
+	return found
 }
 
 // findButton finds a button by its label in o's tree.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image/color"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -27,98 +26,13 @@ const (
 	modelFailed                    // loading failed; Retry or choose another
 )
 
-// modelChoice is the model the settings choose, resolved against the
-// model store, with what the audit trail records about its files.
-type modelChoice struct {
-	kind    string // app.EngineEmbedded or app.EngineOllama
-	host    string // the Ollama server, as typed ("" for embedded)
-	spec    engine.ModelSpec
-	name    string
-	sha256  string // of the language model file, when the store knows it
-	licence string
-}
-
 // modelState is the model as the panel shows it.
 type modelState struct {
 	phase    modelPhase
-	choice   modelChoice
+	choice   app.ModelChoice // the model the settings choose
 	info     engine.ModelInfo
 	progress float64
 	err      error
-}
-
-// errNoModel: nothing to load; the panel shows the three ways to get a model.
-var errNoModel = errors.New("no model is installed")
-
-// resolveModel finds the model the settings choose. For the embedded
-// runner without a chosen model it takes the store's first model, a
-// CXR-LLaVA or general one before a test model. It reads the model store
-// (and the local Ollama store): call it off the UI goroutine.
-func resolveModel(env *app.Env, s app.Settings) (modelChoice, error) {
-	if s.Engine == app.EngineOllama {
-		if strings.TrimSpace(s.OllamaModel) == "" {
-			return modelChoice{kind: app.EngineOllama}, errNoModel
-		}
-		host := s.OllamaHost
-		if host == "" {
-			host = os.Getenv("OLLAMA_HOST")
-		}
-		return modelChoice{kind: app.EngineOllama, host: host, name: s.OllamaModel,
-			spec: engine.ModelSpec{Name: s.OllamaModel, Text: s.OllamaModel, GPULayers: engine.GPULayersAuto, Context: s.Context}}, nil
-	}
-	store, err := app.OpenModelStore(env.Dirs)
-	if err != nil {
-		return modelChoice{kind: app.EngineEmbedded}, err
-	}
-	name := s.Model
-	if name == "" {
-		name = defaultModel(store.List())
-		if name == "" {
-			return modelChoice{kind: app.EngineEmbedded}, errNoModel
-		}
-	}
-	sm, err := store.Lookup(name)
-	if err != nil {
-		return modelChoice{kind: app.EngineEmbedded, name: name}, err
-	}
-	spec := sm.Spec()
-	spec.GPULayers, spec.Threads, spec.Context = s.GPULayers, s.Threads, s.Context
-	c := modelChoice{kind: app.EngineEmbedded, name: sm.Name, spec: spec, licence: sm.Licence}
-	for _, f := range sm.Files {
-		if f.Role == "text" {
-			c.sha256 = f.SHA256
-		}
-	}
-	return c, nil
-}
-
-// defaultModel picks the model to load when the user has chosen none.
-func defaultModel(ms []app.StoredModel) string {
-	for _, m := range ms {
-		if !m.TestModel {
-			return m.Name
-		}
-	}
-	if len(ms) > 0 {
-		return ms[0].Name
-	}
-	return ""
-}
-
-// defaultEngine makes the engines `cxrview report` makes.
-func defaultEngine(env *app.Env, kind, host string) (engine.Engine, error) {
-	if kind == app.EngineOllama {
-		o, err := engine.NewOllama(host)
-		if err != nil {
-			return nil, err
-		}
-		return o, nil
-	}
-	r, err := app.NewRunner(env)
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
 }
 
 // LoadModel loads the model the settings choose, off the UI goroutine,
@@ -140,24 +54,24 @@ func (p *Panel) LoadModel() {
 	oldEng, oldKey := p.eng, p.engKey
 	newEngine := p.opts.NewEngine
 	if newEngine == nil {
-		newEngine = defaultEngine
+		newEngine = app.NewEngine
 	}
 	p.model = modelState{phase: modelLoading, choice: p.model.choice}
 	p.refresh()
-	prog := &coalescer{}
+	prog := &coalescer[float64]{}
 	go func() {
-		fail := func(c modelChoice, eng engine.Engine, key string, err error) {
+		fail := func(c app.ModelChoice, eng engine.Engine, key string, err error) {
 			p.do(func() { p.modelLoaded(gen, eng, key, c, engine.ModelInfo{}, err) })
 		}
-		choice, err := resolveModel(p.env, settings)
+		choice, err := app.ResolveModel(p.env, settings)
 		if err != nil {
 			fail(choice, nil, "", err)
 			return
 		}
-		key := choice.kind + " " + choice.host
+		key := choice.Kind + " " + choice.Host
 		eng := oldEng
 		if eng == nil || key != oldKey {
-			if eng, err = newEngine(p.env, choice.kind, choice.host); err != nil {
+			if eng, err = newEngine(p.env, choice.Kind, choice.Host); err != nil {
 				fail(choice, nil, "", err)
 				return
 			}
@@ -168,14 +82,14 @@ func (p *Panel) LoadModel() {
 				p.refresh()
 			}
 		})
-		info, err := eng.Load(ctx, choice.spec, func(f float64) {
+		info, err := eng.Load(ctx, choice.Spec, func(f float64) {
 			prog.post(f, func() {
 				p.do(func() {
-					f := prog.take()
+					f, _ := prog.take()
 					if gen == p.loadGen && p.model.phase == modelLoading {
 						p.model.progress = f
 						p.modelBar.SetValue(f)
-						p.host.SetEngineStatus(fmt.Sprintf("Engine: loading %s… %.0f%%", choice.name, 100*f))
+						p.host.SetEngineStatus(fmt.Sprintf("Engine: loading %s… %.0f%%", choice.Name, 100*f))
 					}
 				})
 			})
@@ -185,7 +99,7 @@ func (p *Panel) LoadModel() {
 }
 
 // modelLoaded takes the result of load request gen.
-func (p *Panel) modelLoaded(gen uint64, eng engine.Engine, key string, c modelChoice, info engine.ModelInfo, err error) {
+func (p *Panel) modelLoaded(gen uint64, eng engine.Engine, key string, c app.ModelChoice, info engine.ModelInfo, err error) {
 	if gen != p.loadGen || p.closed {
 		if eng != nil && eng != p.eng {
 			go eng.Close()
@@ -199,10 +113,10 @@ func (p *Panel) modelLoaded(gen uint64, eng engine.Engine, key string, c modelCh
 		}
 		p.eng, p.engKey = eng, key
 	}
-	pending := p.pendingGenerate
-	p.pendingGenerate = false
+	pending := p.pending
+	p.pending = nil
 	switch {
-	case errors.Is(err, errNoModel):
+	case errors.Is(err, app.ErrNoModel):
 		p.model = modelState{phase: modelNone, choice: c}
 	case err != nil:
 		p.model = modelState{phase: modelFailed, choice: c, err: err}
@@ -210,8 +124,8 @@ func (p *Panel) modelLoaded(gen uint64, eng engine.Engine, key string, c modelCh
 		p.model = modelState{phase: modelReady, choice: c, info: info}
 	}
 	p.refresh()
-	if p.model.phase == modelReady && pending {
-		p.Generate()
+	if p.model.phase == modelReady && pending != nil {
+		p.resume(pending)
 	}
 }
 
@@ -273,10 +187,7 @@ func (p *Panel) refreshModels() {
 
 // listServerModels asks an Ollama server for its models.
 func listServerModels(host string) ([]string, error) {
-	if host == "" {
-		host = os.Getenv("OLLAMA_HOST")
-	}
-	o, err := engine.NewOllama(host, engine.WithOllamaTimeouts(5*time.Second, 10*time.Second))
+	o, err := engine.NewOllama(app.OllamaHost(host), engine.WithOllamaTimeouts(5*time.Second, 10*time.Second))
 	if err != nil {
 		return nil, err
 	}
@@ -297,26 +208,26 @@ func (p *Panel) refreshModel() {
 	tag, tagKind := "", widget.MediumImportance
 	var btns []*widget.Button
 	where := "this computer"
-	if m.choice.kind == app.EngineOllama {
+	if m.choice.Kind == app.EngineOllama {
 		where = "the Ollama server"
-		if h, err := engine.ParseOllamaHost(m.choice.host); err == nil {
+		if h, err := engine.ParseOllamaHost(m.choice.Host); err == nil {
 			where = strings.TrimPrefix(strings.TrimPrefix(h, "http://"), "https://")
 		}
 	}
 	switch m.phase {
 	case modelNone:
 		text = "No model installed"
-		if m.choice.kind == app.EngineOllama {
+		if m.choice.Kind == app.EngineOllama {
 			text = "No Ollama model chosen"
 		}
 	case modelIdle:
-		text = m.choice.name + " — not loaded"
+		text = m.choice.Name + " — not loaded"
 		btns = append(btns, widget.NewButton("Load", p.LoadModel))
 	case modelLoading:
 		dot = color.NRGBA{0xd0, 0xa0, 0x30, 0xff}
 		text = "Loading the model…"
-		if m.choice.name != "" {
-			text = fmt.Sprintf("Loading %s on %s…", m.choice.name, where)
+		if m.choice.Name != "" {
+			text = fmt.Sprintf("Loading %s on %s…", m.choice.Name, where)
 		}
 	case modelReady:
 		dot = color.NRGBA{0x4c, 0xa0, 0x70, 0xff}
@@ -338,15 +249,15 @@ func (p *Panel) refreshModel() {
 	case modelFailed:
 		dot = color.NRGBA{0xc8, 0x50, 0x46, 0xff}
 		text = "The model could not be loaded"
-		if m.choice.name != "" {
-			text = m.choice.name + " could not be loaded"
+		if m.choice.Name != "" {
+			text = m.choice.Name + " could not be loaded"
 		}
 		warn = p.scrub(m.err).Error()
 		warnKind = widget.DangerImportance
 		btns = append(btns, widget.NewButton("Retry", p.LoadModel),
 			widget.NewButton("Engine settings…", func() { p.ShowEngineSettings("") }))
 	}
-	key := fmt.Sprintf("%d|%s|%s|%s|%v|%q|%q|%v", m.phase, text, warn, tag, dot, m.info.Notices, where, m.choice.kind)
+	key := fmt.Sprintf("%d|%s|%s|%s|%v|%q|%q|%v", m.phase, text, warn, tag, dot, m.info.Notices, where, m.choice.Kind)
 	if key == p.modelKey {
 		if m.phase == modelLoading {
 			p.modelBar.SetValue(m.progress)
@@ -402,18 +313,18 @@ func (p *Panel) refreshModel() {
 func engineStatus(m modelState, where string) string {
 	switch m.phase {
 	case modelIdle:
-		return "Engine: " + m.choice.name + " not loaded"
+		return "Engine: " + m.choice.Name + " not loaded"
 	case modelLoading:
-		if m.choice.name == "" {
+		if m.choice.Name == "" {
 			return "Engine: loading…"
 		}
-		return fmt.Sprintf("Engine: loading %s… %.0f%%", m.choice.name, 100*m.progress)
+		return fmt.Sprintf("Engine: loading %s… %.0f%%", m.choice.Name, 100*m.progress)
 	case modelReady:
 		s := "Engine: " + m.info.Label()
 		if m.info.Backend != "" {
 			s += " · " + m.info.Backend
 		}
-		if m.choice.kind == app.EngineOllama {
+		if m.choice.Kind == app.EngineOllama {
 			s += " · " + where
 		}
 		return s
@@ -423,18 +334,21 @@ func engineStatus(m modelState, where string) string {
 	return "Engine: no model loaded"
 }
 
-// coalescer hands the latest of a fast stream of values to the UI
-// goroutine with at most one post outstanding: post schedules a post only
-// when none is waiting, and the posted function takes the latest value.
-type coalescer struct {
+// coalescer hands the latest of a fast stream of values (load progress,
+// streamed text) to the UI goroutine with at most one post outstanding:
+// post schedules a post only when none is waiting, and the posted function
+// takes the latest value.
+type coalescer[T any] struct {
 	mu     sync.Mutex
-	latest float64
+	latest T
+	has    bool
 	posted bool
 }
 
-func (c *coalescer) post(v float64, schedule func()) {
+// post records v and calls schedule unless a post is already waiting.
+func (c *coalescer[T]) post(v T, schedule func()) {
 	c.mu.Lock()
-	c.latest = v
+	c.latest, c.has = v, true
 	already := c.posted
 	c.posted = true
 	c.mu.Unlock()
@@ -443,9 +357,18 @@ func (c *coalescer) post(v float64, schedule func()) {
 	}
 }
 
-func (c *coalescer) take() float64 {
+// take returns the latest value, and whether there is one; the next post
+// schedules again.
+func (c *coalescer[T]) take() (T, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.posted = false
-	return c.latest
+	return c.latest, c.has
+}
+
+// peek returns the latest value, and whether there is one.
+func (c *coalescer[T]) peek() (T, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.latest, c.has
 }

@@ -29,23 +29,9 @@ func (p *Panel) bindings() []binding {
 	}
 }
 
-// menuItem makes a menu entry for the binding described by what, so that
-// the menu and the keyboard run the same action.
+// menuItem makes the menu entry of the panel's binding described by what.
 func (p *Panel) menuItem(label, what string) *fyne.MenuItem {
-	for _, b := range p.bindings() {
-		if b.what != what {
-			continue
-		}
-		it := fyne.NewMenuItem(label, b.action)
-		switch {
-		case b.short != nil:
-			it.Shortcut = b.short
-		case runtime.GOOS != "darwin":
-			it.Shortcut = displayKey(b.keys)
-		}
-		return it
-	}
-	panic("ui: no panel binding " + what) // a typo in this file; caught by the tests
+	return menuItem(p.bindings(), label, what)
 }
 
 // ReportMenu is part of ReportPanel.
@@ -149,7 +135,12 @@ func (p *Panel) Export(f app.Format, overlays bool) {
 	}
 	sess := p.sess
 	anonymize := p.anonymize || p.teaching
+	// Teaching mode remembers its own folder: the one of an export made
+	// before it may be the patient's.
 	start := p.exportDir
+	if p.teaching {
+		start = p.teachDir
+	}
 	if start == "" {
 		if !p.teaching && p.study != nil {
 			start = filepath.Dir(p.study.Path)
@@ -157,6 +148,7 @@ func (p *Panel) Export(f app.Format, overlays bool) {
 			start, _ = os.UserHomeDir()
 		}
 	}
+	teaching := p.teaching
 	view := p.host.CurrentView()
 	title := fmt.Sprintf("Export %s to folder", f.Title())
 	p.chooseFolder(title, start, func(dir string, err error) {
@@ -167,7 +159,11 @@ func (p *Panel) Export(f app.Format, overlays bool) {
 		case dir == "":
 			return
 		}
-		p.exportDir = dir
+		if teaching {
+			p.teachDir = dir
+		} else {
+			p.exportDir = dir
+		}
 		p.say("Exporting " + f.Title() + "…")
 		go func() {
 			path, err := sess.Export(f, dir, app.ExportOptions{Anonymize: anonymize, Overlays: overlays, View: &view})
@@ -197,7 +193,7 @@ func (p *Panel) exported(f app.Format, path string, err error) {
 // Sign makes the report final with the reader's name from the settings,
 // asked for once when it is empty, and the time (Ctrl+Shift+S).
 func (p *Panel) Sign() {
-	if p.sess == nil || p.run != nil {
+	if p.sess == nil || p.run != nil || p.signing {
 		return
 	}
 	if err := p.sess.CanSign(); err != nil {
@@ -220,22 +216,44 @@ func (p *Panel) confirmSign(reader string) {
 	}
 	p.confirm("Sign the report?", fmt.Sprintf("Sign as %s. The report becomes %s with today's date and time; "+
 		"later changes are amendments, signed again.", reader, what), "Sign", func() {
-		if sess != p.sess {
+		if sess != p.sess || p.run != nil {
 			return
 		}
-		_, err := sess.Sign(reader)
-		var se *app.SaveError
-		switch {
-		case errors.As(err, &se):
-			p.saveErr = err
-			p.host.ShowError("Signed, not yet saved", fmt.Errorf("%v\n\nThe signed report stays in memory and is saved as soon as the disk allows.", p.scrub(err)))
-		case err != nil:
-			p.host.ShowError("Cannot sign", err)
-		default:
-			p.message = "Signed"
-		}
+		// Signing writes the draft and its audit trail at once (with an
+		// fsync): off the UI goroutine, with the editor read-only until
+		// it is done, so that no keystroke slips into the signed text.
+		p.signing = true
+		p.editor.setReadOnly(true)
 		p.refresh()
+		go func() {
+			_, err := sess.Sign(reader)
+			p.do(func() { p.signed(sess, err) })
+		}()
 	})
+}
+
+// signed shows the result of signing sess.
+func (p *Panel) signed(sess *app.Session, err error) {
+	if sess != p.sess {
+		// Another film is on screen: only a failure is worth a word.
+		if err != nil {
+			p.host.ShowError("Signing the previous report failed", p.scrub(err))
+		}
+		return
+	}
+	p.signing = false
+	p.editor.setReadOnly(p.run != nil)
+	var se *app.SaveError
+	switch {
+	case errors.As(err, &se):
+		p.saveErr = err
+		p.host.ShowError("Signed, not yet saved", fmt.Errorf("%v\n\nThe signed report stays in memory and is saved as soon as the disk allows.", p.scrub(err)))
+	case err != nil:
+		p.host.ShowError("Cannot sign", err)
+	default:
+		p.message = "Signed"
+	}
+	p.refresh()
 }
 
 // askReaderName asks for the name that signs reports and saves it in the
@@ -256,9 +274,7 @@ func (p *Panel) askReaderName(then func(string)) {
 		if !ok || name == "" {
 			return
 		}
-		if err := p.host.UpdateSettings(func(s *app.Settings) { s.ReaderName = name }); err != nil {
-			p.host.ShowError("Cannot save the settings", err)
-		}
+		p.host.UpdateSettings(func(s *app.Settings) { s.ReaderName = name })
 		then(name)
 	}, p.host.Window())
 	d.Resize(fyne.NewSize(420, d.MinSize().Height))

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -19,21 +19,32 @@ import (
 
 // panelRun is one model call in progress: a draft (Generate) or a
 // follow-up answer (Ask). The engine's goroutine hands its progress over
-// through mu; the UI goroutine picks up the latest at most once per frame
-// it is posted, so a fast model cannot flood the UI with updates.
+// through a coalescer: the UI goroutine picks up the latest at most once
+// per frame it is posted, so a fast model cannot flood the UI with updates.
 type panelRun struct {
-	ask     bool
-	sess    *app.Session
-	ctxv    context.Context
-	cancel  context.CancelFunc
-	started time.Time
-	model   engine.ModelInfo
-	done    chan struct{}
+	ask      bool
+	question string // the follow-up question, for Ask
+	// threadLen is the thread's length when an Ask started: no entry
+	// added means the question never reached the model.
+	threadLen int
+	sess      *app.Session // the run holds a reference of the panel's pool
+	ctxv      context.Context
+	cancel    context.CancelFunc
+	started   time.Time
+	model     engine.ModelInfo
+	done      chan struct{} // closed by finishRun, on the UI goroutine
+	returned  chan struct{} // closed when the session's call returned
+	prog      coalescer[app.Progress]
+	stopped   atomic.Bool // the user pressed Stop
+}
 
-	mu      sync.Mutex
-	latest  *app.Progress
-	posted  bool
-	stopped bool // the user pressed Stop
+// pendingDraft is a draft asked for while the model was not loaded yet:
+// it starts when the model is ready, without asking again whether to
+// replace the text the user confirmed replacing.
+type pendingDraft struct {
+	question string
+	replace  bool
+	text     string // the text the user agreed to replace
 }
 
 // Generate drafts the report of the film on screen with the chosen preset
@@ -75,6 +86,17 @@ func (p *Panel) Generate() {
 	p.startGenerate(question, false)
 }
 
+// resume starts the draft asked for while the model loaded. A replacement
+// the user confirmed is not asked about again, unless the text changed
+// since.
+func (p *Panel) resume(d *pendingDraft) {
+	if d.replace && p.sess != nil && p.sess.Text() == d.text {
+		p.startGenerate(d.question, true)
+		return
+	}
+	p.Generate()
+}
+
 func (p *Panel) startGenerate(question string, replace bool) {
 	if p.sess == nil || p.run != nil {
 		return
@@ -84,17 +106,17 @@ func (p *Panel) startGenerate(question string, replace bool) {
 		p.say("No model is installed: see the three ways above")
 		return
 	case modelLoading:
-		p.pendingGenerate = true
+		p.pending = &pendingDraft{question: question, replace: replace, text: p.sess.Text()}
 		p.say("The draft starts when the model has loaded")
 		return
 	case modelIdle, modelFailed:
-		p.pendingGenerate = true
+		p.pending = &pendingDraft{question: question, replace: replace, text: p.sess.Text()}
 		p.LoadModel()
 		return
 	}
 	view := p.host.CurrentView()
 	opts := app.GenerateOptions{Preset: p.preset, Question: question, View: &view, Sampling: p.opts.Sampling,
-		MaxTokens: p.opts.MaxTokens, ModelSHA256: p.model.choice.sha256, License: p.model.choice.licence, Replace: replace}
+		MaxTokens: p.opts.MaxTokens, ModelSHA256: p.model.choice.SHA256, License: p.model.choice.Licence, Replace: replace}
 	r := p.newRun(false)
 	eng, info := p.eng, p.model.info
 	p.editor.setReadOnly(true)
@@ -102,6 +124,7 @@ func (p *Panel) startGenerate(question string, replace bool) {
 	p.refresh()
 	go func() {
 		_, err := r.sess.Generate(r.ctx(), eng, info, opts, r.progress(p))
+		close(r.returned)
 		p.do(func() { p.finishRun(r, err) })
 	}()
 }
@@ -128,14 +151,16 @@ func (p *Panel) Ask() {
 	}
 	view := p.host.CurrentView()
 	opts := app.GenerateOptions{View: &view, Sampling: p.opts.Sampling, MaxTokens: p.opts.MaxTokens,
-		ModelSHA256: p.model.choice.sha256, License: p.model.choice.licence}
+		ModelSHA256: p.model.choice.SHA256, License: p.model.choice.Licence}
 	r := p.newRun(true)
+	r.question, r.threadLen = p.askEntry.Text, len(p.sess.Draft().Thread)
 	eng, info := p.eng, p.model.info
 	p.askEntry.SetText("")
 	p.message = ""
 	p.refresh()
 	go func() {
 		_, err := r.sess.Ask(r.ctx(), eng, info, q, opts, r.progress(p))
+		close(r.returned)
 		p.do(func() { p.finishRun(r, err) })
 	}()
 }
@@ -146,19 +171,19 @@ func (p *Panel) Stop() {
 	if p.run == nil {
 		return
 	}
-	p.run.mu.Lock()
-	p.run.stopped = true
-	p.run.mu.Unlock()
+	p.run.stopped.Store(true)
 	p.run.cancel()
 	p.say("Stopping…")
 }
 
-// newRun starts the bookkeeping of a model call and the clock that shows
-// its elapsed time.
+// newRun starts the bookkeeping of a model call on the session on screen
+// and the clock that shows its elapsed time.
 func (p *Panel) newRun(ask bool) *panelRun {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &panelRun{ask: ask, sess: p.sess, cancel: cancel, started: time.Now(), model: p.model.info, done: make(chan struct{})}
+	r := &panelRun{ask: ask, sess: p.sess, cancel: cancel, started: time.Now(), model: p.model.info,
+		done: make(chan struct{}), returned: make(chan struct{})}
 	r.ctxv = ctx
+	p.sessions.retain(r.sess)
 	p.run = r
 	p.showRunInfo(r)
 	go func() {
@@ -184,43 +209,33 @@ func (r *panelRun) ctx() context.Context { return r.ctxv }
 
 // progressed reports whether the model has written anything yet.
 func (r *panelRun) progressed() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.latest != nil
+	_, ok := r.prog.peek()
+	return ok
 }
 
 // progress returns the callback for the session: it runs on the engine's
 // goroutine and posts at most one update at a time.
 func (r *panelRun) progress(p *Panel) func(app.Progress) {
 	return func(pr app.Progress) {
-		r.mu.Lock()
-		r.latest = &pr
-		post := !r.posted
-		r.posted = true
-		r.mu.Unlock()
-		if post {
-			p.do(func() { p.showProgress(r) })
-		}
+		r.prog.post(pr, func() { p.do(func() { p.showProgress(r) }) })
 	}
 }
 
 // showProgress shows the latest text of run r.
 func (p *Panel) showProgress(r *panelRun) {
-	r.mu.Lock()
-	pr := r.latest
-	r.posted = false
-	r.mu.Unlock()
-	if p.run != r || pr == nil {
+	pr, ok := r.prog.take()
+	if p.run != r || !ok {
 		return
 	}
 	if r.ask {
-		p.refreshThread()
+		p.refreshThread(p.draft())
 	} else {
 		p.editor.setText(pr.Text)
 		p.editor.moveToEnd()
 		p.scheduleChips()
-		p.refreshLabels()
-		p.refreshStatus()
+		d := p.draft()
+		p.refreshLabels(d)
+		p.refreshStatus(d)
 	}
 	p.showRunInfo(r)
 	p.relayout()
@@ -228,45 +243,53 @@ func (p *Panel) showProgress(r *panelRun) {
 
 // showRunInfo writes the elapsed time and tokens per second.
 func (p *Panel) showRunInfo(r *panelRun) {
-	r.mu.Lock()
-	pr := r.latest
-	r.mu.Unlock()
+	pr, ok := r.prog.peek()
 	el := time.Since(r.started)
 	p.runInfo.Show()
 	what := "Drafting"
 	if r.ask {
 		what = "Answering"
 	}
-	if pr == nil {
+	if !ok {
 		p.runInfo.SetText(fmt.Sprintf("%s: reading the image… %s", what, fmtSeconds(el)))
 		return
 	}
 	p.runInfo.SetText(fmt.Sprintf("%s: %d tokens · %s · %.1f tokens/s", what, pr.Tokens, fmtSeconds(el), pr.TokensPerSecond))
 }
 
+// hideRunInfo clears the line of the run's progress.
+func (p *Panel) hideRunInfo() {
+	p.runInfo.SetText("")
+	p.runInfo.Hide()
+}
+
 // finishRun shows how run r ended. The session already holds and saves
 // everything; the editor gets its text back, editable.
 func (p *Panel) finishRun(r *panelRun, err error) {
 	close(r.done)
+	go p.sessions.release(r.sess)
+	key := r.sess.Study().Key
+	if p.finishing[key] == r {
+		delete(p.finishing, key)
+	}
 	if p.run != r {
-		// The study changed while it ran: its session closes now.
-		go r.sess.Close()
-		return
+		return // the study changed while it ran
 	}
 	p.run = nil
-	r.mu.Lock()
-	pr, stopped := r.latest, r.stopped
-	r.mu.Unlock()
+	pr, progressed := r.prog.peek()
+	stopped := r.stopped.Load()
 	p.editor.setReadOnly(false)
 	p.editor.setText(p.sess.Text())
 	p.updateChips()
 	el := time.Since(r.started)
-	switch {
-	case pr != nil:
+	if progressed {
 		p.runInfo.SetText(fmt.Sprintf("%d tokens in %s · %.1f tokens/s", pr.Tokens, fmtSeconds(el), pr.TokensPerSecond))
-	default:
-		p.runInfo.SetText("")
-		p.runInfo.Hide()
+	} else {
+		p.hideRunInfo()
+	}
+	if r.ask && err != nil && p.askEntry.Text == "" && len(p.sess.Draft().Thread) == r.threadLen {
+		// The question never reached the thread: it is not lost.
+		p.askEntry.SetText(r.question)
 	}
 	p.message = ""
 	switch {
@@ -279,7 +302,7 @@ func (p *Panel) finishRun(r *panelRun, err error) {
 		}
 	case stopped || errors.Is(err, context.Canceled):
 		p.message = "Stopped: the text so far is kept, marked incomplete"
-		if pr == nil {
+		if !progressed {
 			p.message = "Stopped before any text"
 		}
 	case errors.Is(err, engine.ErrEngineCrashed):
@@ -298,18 +321,20 @@ func (p *Panel) finishRun(r *panelRun, err error) {
 	}
 }
 
-// refreshThread shows the follow-up questions and answers; while an
-// answer streams, only its text changes.
-func (p *Panel) refreshThread() {
+// refreshThread shows the follow-up questions and answers of d; while an
+// answer streams, only its text changes. Items are set only when what
+// they show changed.
+func (p *Panel) refreshThread(d *app.Draft) {
 	var th []app.ThreadEntry
-	if p.sess != nil {
-		th = p.sess.Draft().Thread
+	if d != nil {
+		th = d.Thread
 	}
 	if p.model.phase == modelNone && len(th) == 0 {
 		p.threadArea.Hide() // no model to ask
 	} else {
 		p.threadArea.Show()
 	}
+	changed := false
 	if len(th) != p.threadCount {
 		switch {
 		case len(th) > 0 && p.threadCount <= 0:
@@ -325,16 +350,40 @@ func (p *Panel) refreshThread() {
 		for range th {
 			p.thread.Add(newThreadItem())
 		}
+		p.threadShown = make([]threadKey, len(th))
+		changed = true
 	}
 	for i, e := range th {
-		item := p.thread.Objects[i].(*fyne.Container)
 		streaming := p.run != nil && p.run.ask && i == len(th)-1
-		setThreadItem(item, e, streaming)
+		k := keyOfThread(e, streaming)
+		if p.threadShown[i] == k {
+			continue
+		}
+		p.threadShown[i] = k
+		setThreadItem(p.thread.Objects[i].(*fyne.Container), e, streaming)
+		changed = true
+	}
+	if !changed {
+		return
 	}
 	p.thread.Refresh()
 	if p.run != nil && p.run.ask {
 		p.threadBox.ScrollToBottom()
 	}
+}
+
+// threadKey is what a thread item shows, to tell whether it changed; the
+// zero value never matches a shown item.
+type threadKey struct {
+	shown                    bool
+	question, answer, stop   string
+	model                    string
+	complete, test, streamed bool
+}
+
+func keyOfThread(e app.ThreadEntry, streaming bool) threadKey {
+	return threadKey{shown: true, question: e.Question, answer: e.Answer, stop: e.Stop, model: e.Model.Label() + "\x00" + e.Model.Name,
+		complete: e.Complete, test: e.Model.TestModel, streamed: streaming}
 }
 
 // newThreadItem is one question and its answer: the question in bold, the

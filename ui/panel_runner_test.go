@@ -111,8 +111,8 @@ func TestPanelRealRunner(t *testing.T) {
 	if dt := tp.dialogTexts(); !strings.Contains(dt, "TEST MODEL: random weights") {
 		t.Errorf("import notice %q", dt)
 	}
-	tp.pump(func() bool { return tp.p.model.phase == modelReady && tp.p.model.choice.name == "tiny-f16" })
-	if s, _ := app.LoadSettings(tp.env.Dirs); s.Model != "tiny-f16" {
+	tp.pump(func() bool { return tp.p.model.phase == modelReady && tp.p.model.choice.Name == "tiny-f16" })
+	if s, _ := tp.savedSettings(); s.Model != "tiny-f16" {
 		t.Errorf("settings model %q", s.Model)
 	}
 	if !strings.Contains(strings.Join(menuTexts(tp.win.MainMenu()), "|"), "tiny-f16 — TEST MODEL") {

@@ -518,10 +518,17 @@ func TestPanelSignFlow(t *testing.T) {
 		t.Fatalf("no confirmation: %q", tp.dialogTexts())
 	}
 	tp.tapDialogButton("Sign")
+	if !tp.p.editor.readOnly {
+		t.Error("the editor takes typing while the signature is written")
+	}
+	tp.pump(func() bool { return !tp.p.signing })
+	if tp.p.editor.readOnly {
+		t.Error("the editor stays read-only after signing")
+	}
 	if st := tp.p.sess.Status(); st != app.StatusFinal {
 		t.Fatalf("status after signing: %s", st)
 	}
-	if s, _ := app.LoadSettings(tp.env.Dirs); s.ReaderName != "Dr A. Reader" {
+	if s, _ := tp.savedSettings(); s.ReaderName != "Dr A. Reader" {
 		t.Errorf("the reader name was not saved: %q", s.ReaderName)
 	}
 	texts := tp.texts()
@@ -546,6 +553,7 @@ func TestPanelSignFlow(t *testing.T) {
 		t.Fatalf("amendment confirmation: %q", tp.dialogTexts())
 	}
 	tp.tapDialogButton("Sign")
+	tp.pump(func() bool { return !tp.p.signing })
 	if st := tp.p.sess.Status(); st != app.StatusAmended || !strings.Contains(tp.texts(), "AMENDED") {
 		t.Errorf("after the second signature: %s", st)
 	}
@@ -590,11 +598,12 @@ func TestPanelExport(t *testing.T) {
 	}
 	anon := t.TempDir()
 	ch.folder = anon
-	tp.p.exportDir = ""
 	tp.p.Export(app.FormatMarkdown, false)
 	tp.pump(func() bool { return strings.Contains(tp.p.statusLine.Text, "Exported") })
-	if start := ch.starts[len(ch.starts)-1]; start == filepath.Dir(film) {
-		t.Errorf("teaching mode: the dialog starts in the film's folder %s", start)
+	// Nor in a folder of an export made before teaching mode: it may be
+	// the patient's.
+	if start := ch.starts[len(ch.starts)-1]; start == filepath.Dir(film) || start == out || start == ro {
+		t.Errorf("teaching mode: the dialog starts in %s, the film's folder or one chosen before teaching mode", start)
 	}
 	ents, _ := os.ReadDir(anon)
 	if len(ents) != 1 || !strings.HasPrefix(ents[0].Name(), "anon-") {
@@ -727,7 +736,7 @@ func TestPanelNoModel(t *testing.T) {
 	tp.closeDialogs()
 	// The Ollama button opens the engine settings on the server part.
 	test.Tap(findButton(tp.p.setup, "Connect to an Ollama server…"))
-	if f := tp.p.engineDialog; f == nil || f.kind.Selected != engineOllamaTitle || !f.remote.Visible() || f.embedded.Visible() {
+	if f := tp.engineForm(); f == nil || f.kind.Selected != engineOllamaTitle || !f.remote.Visible() || f.embedded.Visible() {
 		t.Error("the Ollama button did not open the server settings")
 	}
 }
@@ -749,7 +758,7 @@ func TestEngineSettingsSwitch(t *testing.T) {
 	tp.openPNG("film.png")
 
 	findMenuItem(t, tp.win.MainMenu(), "Model", "Engine Settings…").Action()
-	f := tp.p.engineDialog
+	f := tp.engineForm()
 	if f.kind.Selected != engineOllamaTitle || f.host.Text != fakeHost || f.ollama.Text != "cxr-llava" {
 		t.Fatalf("the dialog does not show the settings: %q %q %q", f.kind.Selected, f.host.Text, f.ollama.Text)
 	}
@@ -762,7 +771,7 @@ func TestEngineSettingsSwitch(t *testing.T) {
 	f.contextO.SetText("8192")
 	tp.tapDialogButton("Save")
 	tp.ready()
-	if s, _ := app.LoadSettings(tp.env.Dirs); s.OllamaHost != "other" || s.Context != 8192 {
+	if s, _ := tp.savedSettings(); s.OllamaHost != "other" || s.Context != 8192 {
 		t.Errorf("saved %q %d", s.OllamaHost, s.Context)
 	}
 	tp.p.Generate()
@@ -776,7 +785,7 @@ func TestEngineSettingsSwitch(t *testing.T) {
 	}
 
 	findMenuItem(t, tp.win.MainMenu(), "Model", "Engine Settings…").Action()
-	f = tp.p.engineDialog
+	f = tp.engineForm()
 	f.kind.SetSelected(engineEmbeddedTitle)
 	if !f.embedded.Visible() || f.remote.Visible() {
 		t.Fatal("the embedded settings are not shown")
@@ -826,7 +835,7 @@ func TestOllamaServerModels(t *testing.T) {
 		t.Error("the current model is not checked")
 	}
 	findMenuItem(t, tp.win.MainMenu(), "Model", "Engine Settings…").Action()
-	f := tp.p.engineDialog
+	f := tp.engineForm()
 	f.ollama.SetOptions(nil)
 	test.Tap(findButton(tp.win.Canvas().Overlays().Top(), "List the server's models"))
 	tp.pump(func() bool { return strings.Contains(f.listInfo.Text, "2 models") })
@@ -840,7 +849,7 @@ func TestOllamaServerModels(t *testing.T) {
 	if l := first.lastLoad(); l.Text != "llava:7b" || tp.p.eng != engine.Engine(first) {
 		t.Errorf("after choosing llava:7b: load %+v, engine %p (first %p)", l, tp.p.eng, first)
 	}
-	if s, _ := app.LoadSettings(tp.env.Dirs); s.OllamaModel != "llava:7b" {
+	if s, _ := tp.savedSettings(); s.OllamaModel != "llava:7b" {
 		t.Errorf("settings %q", s.OllamaModel)
 	}
 }

@@ -192,7 +192,9 @@ func TestPyramid(t *testing.T) {
 			}
 		}
 	}
-	// Odd sizes keep every source pixel: 5 → 3 → 2 → 1.
+	// A small image has one level. Halving rounds odd sizes up, so that
+	// the last column or row is kept, not dropped: 5×3 → 3×2 → 2×1 → 1×1,
+	// and the first halving's last column is the source's, 4.
 	odd := newSource(grayImage(5, 3, 8, func(x, y int) uint16 { return uint16(x) }))
 	if l := odd.gray[len(odd.gray)-1]; len(odd.gray) != 1 || l.w != 5 {
 		t.Errorf("a small image has %d levels", len(odd.gray))
@@ -200,6 +202,12 @@ func TestPyramid(t *testing.T) {
 	l := halve16(odd.gray[0])
 	if l.w != 3 || l.h != 2 || l.pix[2] != 4 {
 		t.Errorf("halved 5×3: %d×%d, last column %d", l.w, l.h, l.pix[2])
+	}
+	for _, want := range [][2]int{{2, 1}, {1, 1}} {
+		l = halve16(l)
+		if l.w != want[0] || l.h != want[1] {
+			t.Errorf("halved again: %d×%d, want %d×%d", l.w, l.h, want[0], want[1])
+		}
 	}
 }
 

@@ -2,10 +2,6 @@ package ui
 
 import (
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/layout"
-	"fyne.io/fyne/v2/theme"
-	"fyne.io/fyne/v2/widget"
 
 	"cxrview/app"
 	"cxrview/imaging"
@@ -14,8 +10,7 @@ import (
 // ReportPanel is the right-hand side of the main window, where the AI
 // draft is made, edited and signed. The viewer knows nothing of drafts or
 // models: it hands the panel the image on screen and a Host to call back.
-// Pass one in Options.Report; without one the window shows an empty panel
-// that says no model is loaded.
+// The application's is NewPanel's.
 type ReportPanel interface {
 	// Object is the panel's widget tree.
 	Object() fyne.CanvasObject
@@ -44,9 +39,11 @@ type Host interface {
 	Window() fyne.Window
 	Env() *app.Env
 	Settings() app.Settings
-	// UpdateSettings re-reads the settings file, applies change and saves,
-	// so that edits from elsewhere are not overwritten.
-	UpdateSettings(change func(*app.Settings)) error
+	// UpdateSettings applies change to the window's settings at once and
+	// saves it off the UI goroutine, on top of what the file holds then
+	// (edits from elsewhere are not overwritten); a failure to save is
+	// shown in a dialog.
+	UpdateSettings(change func(*app.Settings))
 	// SetEngineStatus shows text in the status bar; safe from any goroutine.
 	SetEngineStatus(text string)
 	// CurrentView is the window and inversion the radiologist reads with.
@@ -60,40 +57,4 @@ type Host interface {
 	// Chooser asks for files and folders (native dialogs, Fyne's as the
 	// fallback; tests replace it).
 	Chooser() FileChooser
-}
-
-// emptyReport is the panel shown until a model is installed.
-type emptyReport struct {
-	obj fyne.CanvasObject
-}
-
-func newEmptyReport() *emptyReport {
-	title := widget.NewLabelWithStyle("Report", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	title.SizeName = theme.SizeNameSubHeadingText
-	msg := widget.NewLabelWithStyle("No model is loaded.", fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
-	detail := widget.NewLabel("Reports are drafted by CXR-LLaVA running on this computer once a model is installed " +
-		"(Model menu). Every draft is labelled as an AI draft until a radiologist signs it.")
-	detail.Wrapping = fyne.TextWrapWord
-	detail.Alignment = fyne.TextAlignCenter
-	body := container.NewVBox(layout.NewSpacer(), msg, detail, layout.NewSpacer())
-	return &emptyReport{obj: container.NewBorder(
-		container.NewVBox(title, widget.NewSeparator()), nil, nil, nil,
-		container.NewPadded(body))}
-}
-
-func (e *emptyReport) Object() fyne.CanvasObject { return e.obj }
-func (e *emptyReport) Attach(Host)               {}
-func (e *emptyReport) ImageChanged(*Study)       {}
-func (e *emptyReport) SetTeaching(bool)          {}
-
-func (e *emptyReport) ReportMenu() []*fyne.MenuItem {
-	it := fyne.NewMenuItem("Draft Report (no model loaded)", nil)
-	it.Disabled = true
-	return []*fyne.MenuItem{it}
-}
-
-func (e *emptyReport) ModelMenu() []*fyne.MenuItem {
-	it := fyne.NewMenuItem("No model loaded", nil)
-	it.Disabled = true
-	return []*fyne.MenuItem{it}
 }

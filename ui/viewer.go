@@ -27,8 +27,7 @@ const maxViewPixels = 100 << 20
 
 // Options configure the main window.
 type Options struct {
-	// Report is the right-hand panel; nil shows an empty panel saying
-	// that no model is loaded.
+	// Report is the right-hand panel; nil: NewPanel(PanelOptions{}).
 	Report ReportPanel
 	// Chooser asks for files and folders; nil uses the native dialogs
 	// with Fyne's as the fallback.
@@ -42,14 +41,20 @@ type Viewer struct {
 	win      fyne.Window
 	env      *app.Env
 	settings app.Settings
-	chooser  FileChooser
-	report   ReportPanel
+	// settingsW writes the settings file; settingsSeq counts the changes
+	// handed to it, so that a write that holds them all can bring in
+	// edits made to the file from elsewhere.
+	settingsW   *settingsWriter
+	settingsSeq uint64
+	chooser     FileChooser
+	report      ReportPanel
 
 	vp     *Viewport
 	status *statusBar
 	strip  *filmstrip
 	split  *container.Split
 	stripC *fyne.Container
+	left   *fyne.Container // the viewport over the filmstrip
 
 	// do runs f on the UI goroutine (fyne.Do); tests replace it to run
 	// the posted work on the test goroutine.
@@ -71,6 +76,7 @@ type Viewer struct {
 	// stopThumbs cancels the thumbnail goroutine of the current list.
 	stopThumbs context.CancelFunc
 	lastDir    string
+	recentDir  string // the first recent file's folder that exists, found off the UI goroutine
 	menuKey    string // what the menus showed when last built
 }
 
@@ -86,11 +92,22 @@ func NewViewer(a fyne.App, env *app.Env, settings app.Settings, opt Options) *Vi
 		app: a, env: env, settings: settings, chooser: opt.Chooser, report: opt.Report,
 		do: fyne.Do, cur: -1, decodes: make(chan struct{}, 1),
 	}
+	v.settingsW = &settingsWriter{dirs: env.Dirs, written: func(s app.Settings, n uint64, err error) {
+		v.do(func() {
+			switch {
+			case err != nil:
+				v.ShowError("Cannot save the settings", err)
+			case n == v.settingsSeq:
+				v.settings = s
+				v.refreshMenus()
+			}
+		})
+	}}
 	if v.chooser == nil {
 		v.chooser = newNativeChooser()
 	}
 	if v.report == nil {
-		v.report = newEmptyReport()
+		v.report = NewPanel(PanelOptions{})
 	}
 	a.Settings().SetTheme(themeFor(settings.Theme))
 	v.win = a.NewWindow("cxrview")
@@ -101,11 +118,11 @@ func NewViewer(a fyne.App, env *app.Env, settings app.Settings, opt Options) *Vi
 	v.vp.OnHover = v.status.setPixel
 	v.vp.OnChange = v.viewChanged
 	v.strip = newFilmstrip(v.openIndex)
-	v.stripC = container.NewStack(v.strip.scroll)
+	v.stripC = container.NewStack(v.strip.obj)
 	v.stripC.Hide()
 
-	left := container.NewBorder(nil, v.stripC, nil, nil, v.vp)
-	v.split = container.NewHSplit(left, v.report.Object())
+	v.left = container.NewBorder(nil, v.stripC, nil, nil, v.vp)
+	v.split = container.NewHSplit(v.left, v.report.Object())
 	v.split.Offset = 0.72
 	content := container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), v.status.obj), nil, nil, v.split)
 	v.win.SetContent(content)
@@ -116,6 +133,7 @@ func NewViewer(a fyne.App, env *app.Env, settings app.Settings, opt Options) *Vi
 		}
 	})
 	v.report.Attach(v)
+	v.findRecentDir()
 	v.setTeaching(settings.TeachingMode)
 	v.buildMenus()
 	v.installKeys()
@@ -133,19 +151,14 @@ func (v *Viewer) Env() *app.Env { return v.env }
 func (v *Viewer) Settings() app.Settings { return v.settings }
 
 // UpdateSettings is part of Host.
-func (v *Viewer) UpdateSettings(change func(*app.Settings)) error {
-	s, err := app.LoadSettings(v.env.Dirs)
-	if err != nil {
-		// A damaged file: start from what this window holds.
-		s = v.settings
-	}
-	change(&s)
-	v.settings = s
-	if err := app.SaveSettings(v.env.Dirs, s); err != nil {
-		return fmt.Errorf("save settings: %w", err)
-	}
-	return nil
+func (v *Viewer) UpdateSettings(change func(*app.Settings)) {
+	change(&v.settings)
+	v.settingsSeq = v.settingsW.add(change, v.settings)
 }
+
+// flushSettings returns once the settings changes made so far are on disk
+// (or failed); Main calls it before the process ends.
+func (v *Viewer) flushSettings() { v.settingsW.wait() }
 
 // SetEngineStatus is part of Host; safe from any goroutine.
 func (v *Viewer) SetEngineStatus(text string) {
@@ -190,32 +203,43 @@ func (v *Viewer) OpenPaths(paths []string) {
 	case 0:
 		return
 	case 1:
-		st, err := os.Stat(paths[0])
-		if err != nil {
-			v.showOpenError(paths[0], -1, err)
-			return
-		}
-		if st.IsDir() {
-			v.OpenFolder(paths[0])
-			return
-		}
-		v.OpenFile(paths[0])
+		// A file or a folder: stat can hang on a dead network share, so
+		// it runs off the UI goroutine.
+		p := paths[0]
+		v.status.busy("Opening " + v.displayName(p, -1) + "…")
+		v.pending.Add(1)
+		go func() {
+			st, err := os.Stat(p)
+			v.do(func() {
+				v.pending.Add(-1)
+				switch {
+				case err != nil:
+					v.status.busy("")
+					v.status.message.SetText(v.statusMessage())
+					v.showOpenError(p, -1, err)
+				case st.IsDir():
+					v.OpenFolder(p)
+				default:
+					v.OpenFile(p)
+				}
+			})
+		}()
 		return
 	}
 	v.status.busy("Listing images…")
 	v.pending.Add(1)
 	go func() {
 		var files []string
-		var errs []string
-		for _, p := range paths {
+		var errs []pathError
+		for i, p := range paths {
 			st, err := os.Stat(p)
 			switch {
 			case err != nil:
-				errs = append(errs, err.Error())
+				errs = append(errs, pathError{i, p, err})
 			case st.IsDir():
 				imgs, _, err := listFolder(p)
 				if err != nil {
-					errs = append(errs, err.Error())
+					errs = append(errs, pathError{i, p, err})
 				}
 				files = append(files, imgs...)
 			default:
@@ -226,7 +250,11 @@ func (v *Viewer) OpenPaths(paths []string) {
 			v.pending.Add(-1)
 			v.status.busy("")
 			if len(errs) > 0 {
-				v.ShowError("Some items cannot be opened", errors.New(strings.Join(errs, "\n")))
+				lines := make([]string, len(errs))
+				for i, e := range errs {
+					lines[i] = v.itemProblem(e)
+				}
+				v.ShowError("Some items cannot be opened", errors.New(strings.Join(lines, "\n")))
 			}
 			if len(files) == 0 {
 				v.status.message.SetText(v.statusMessage())
@@ -238,6 +266,24 @@ func (v *Viewer) OpenPaths(paths []string) {
 	}()
 }
 
+// pathError is why item index of a list of paths could not be opened.
+type pathError struct {
+	index int
+	path  string
+	err   error
+}
+
+// itemProblem is one line of the error of a multi-item open: the path and
+// the reason, or in teaching mode the item's number and a reason that
+// names no path.
+func (v *Viewer) itemProblem(e pathError) string {
+	reason := reasonFor(e.path, e.err)
+	if v.teaching {
+		return fmt.Sprintf("Item %d: %s", e.index+1, strings.ReplaceAll(reason, e.path, "it"))
+	}
+	return e.path + ": " + reason
+}
+
 // OpenFile opens one image on its own (the filmstrip is cleared).
 func (v *Viewer) OpenFile(path string) {
 	v.load(path, -1, true)
@@ -246,7 +292,11 @@ func (v *Viewer) OpenFile(path string) {
 // OpenFolder lists the images of dir into the filmstrip and opens the
 // first. A folder without images gets a message and changes nothing.
 func (v *Viewer) OpenFolder(dir string) {
-	v.status.busy("Reading folder " + v.displayName(dir, -1) + "…")
+	if v.teaching {
+		v.status.busy("Reading the folder…")
+	} else {
+		v.status.busy("Reading folder " + filepath.Base(dir) + "…")
+	}
 	v.pending.Add(1)
 	go func() {
 		imgs, files, err := listFolder(dir)
@@ -283,14 +333,32 @@ func (v *Viewer) setList(dir string, paths []string) {
 	}
 	v.listDir, v.cur = dir, -1
 	v.strip.set(paths, v.teaching)
-	if len(paths) > 1 {
+	v.showStrip(len(paths) > 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	v.stopThumbs = cancel
+	wake := make(chan struct{}, 1)
+	v.strip.onView = func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	go v.makeThumbs(ctx, paths, wake)
+}
+
+// showStrip shows or hides the filmstrip and lays the viewport out again:
+// Fyne lays a container out when its own size changes, not when a child
+// appears, and the filmstrip sizes its thumbnails by what is in view.
+func (v *Viewer) showStrip(on bool) {
+	if on == v.stripC.Visible() {
+		return
+	}
+	if on {
 		v.stripC.Show()
 	} else {
 		v.stripC.Hide()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	v.stopThumbs = cancel
-	go v.makeThumbs(ctx, paths)
+	v.left.Refresh()
 }
 
 // openIndex opens entry i of the list.
@@ -401,7 +469,7 @@ func (v *Viewer) loaded(gen uint64, path string, index int, user bool, src *sour
 		}
 		v.list, v.listDir = nil, ""
 		v.strip.set(nil, v.teaching)
-		v.stripC.Hide()
+		v.showStrip(false)
 	}
 	v.path, v.cur = path, index
 	v.lastDir = filepath.Dir(path)
@@ -438,15 +506,23 @@ func reasonFor(path string, err error) string {
 	return reason
 }
 
+// showFolderError names the folder and the reason; in teaching mode the
+// reason only, with the folder's path taken out (folder names are often
+// patient names).
 func (v *Viewer) showFolderError(dir, reason string) {
 	text := fmt.Sprintf("Folder: %s\n\nReason: %s", dir, reason)
+	if v.teaching {
+		text = "Reason: " + strings.ReplaceAll(reason, dir, "the folder")
+	}
 	dialog.NewCustom("No images to show", "OK", messageLabel(text), v.win).Show()
 }
 
-// makeThumbs decodes the list's images one by one, after any image the
-// user asked for, and hands their thumbnails to the filmstrip.
-func (v *Viewer) makeThumbs(ctx context.Context, paths []string) {
-	for i, p := range paths {
+// makeThumbs decodes, one at a time and after any image the user asked
+// for, the thumbnails the filmstrip wants (those in and near view), and
+// hands them over; it waits for wake when none is wanted.
+func (v *Viewer) makeThumbs(ctx context.Context, paths []string, wake <-chan struct{}) {
+	next := make(chan int, 1)
+	for {
 		for v.pending.Load() > 0 {
 			select {
 			case <-ctx.Done():
@@ -454,12 +530,34 @@ func (v *Viewer) makeThumbs(ctx context.Context, paths []string) {
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
+		// The filmstrip's widgets belong to the UI goroutine: ask there.
+		v.do(func() {
+			i := -1
+			if ctx.Err() == nil {
+				i = v.strip.wanted()
+			}
+			next <- i
+		})
+		var i int
+		select {
+		case <-ctx.Done():
+			return
+		case i = <-next:
+		}
+		if i < 0 || i >= len(paths) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+			}
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case v.decodes <- struct{}{}:
 		}
-		img, err := thumbnail(p)
+		img, err := thumbnail(paths[i])
 		<-v.decodes
 		v.do(func() {
 			if ctx.Err() != nil {
@@ -524,40 +622,48 @@ func (v *Viewer) chooseFolder() {
 	})
 }
 
+// startDir is where the file dialogs start: the folder of the image on
+// screen, else of the newest recent file that exists, else home. It does
+// not touch the disk: a recent file on a network share that went away
+// would hang the dialog's key (findRecentDir looks for one beforehand).
 func (v *Viewer) startDir() string {
 	if v.lastDir != "" {
 		return v.lastDir
 	}
-	for _, r := range v.settings.RecentFiles {
-		if st, err := os.Stat(r); err == nil {
-			if st.IsDir() {
-				return r
-			}
-			return filepath.Dir(r)
-		}
+	if v.recentDir != "" {
+		return v.recentDir
 	}
 	home, _ := os.UserHomeDir()
 	return home
 }
 
-// openRecent opens a recent file or folder.
+// findRecentDir looks, off the UI goroutine, for the folder of the newest
+// recent file or folder that still exists, for startDir.
+func (v *Viewer) findRecentDir() {
+	recent := append([]string(nil), v.settings.RecentFiles...)
+	go func() {
+		dir := ""
+		for _, r := range recent {
+			if st, err := os.Stat(r); err == nil {
+				dir = r
+				if !st.IsDir() {
+					dir = filepath.Dir(r)
+				}
+				break
+			}
+		}
+		v.do(func() { v.recentDir = dir })
+	}()
+}
+
+// openRecent opens a recent file or folder; whether it is still there is
+// asked off the UI goroutine.
 func (v *Viewer) openRecent(p string) {
-	st, err := os.Stat(p)
-	switch {
-	case err != nil:
-		v.showOpenError(p, -1, err)
-	case st.IsDir():
-		v.OpenFolder(p)
-	default:
-		v.OpenFile(p)
-	}
+	v.OpenPaths([]string{p})
 }
 
 func (v *Viewer) addRecent(p string) {
-	err := v.UpdateSettings(func(s *app.Settings) { s.AddRecent(p) })
-	if err != nil {
-		v.ShowError("Cannot save the recent files", err)
-	}
+	v.UpdateSettings(func(s *app.Settings) { s.AddRecent(p) })
 	v.buildMenus()
 }
 
@@ -628,17 +734,15 @@ func (v *Viewer) setTeaching(on bool) {
 
 func (v *Viewer) toggleTeaching() {
 	v.setTeaching(!v.teaching)
-	if err := v.UpdateSettings(func(s *app.Settings) { s.TeachingMode = v.teaching }); err != nil {
-		v.ShowError("Cannot save the settings", err)
-	}
+	on := v.teaching
+	v.UpdateSettings(func(s *app.Settings) { s.TeachingMode = on })
 	v.buildMenus()
 }
 
 func (v *Viewer) toggleOverlays() {
 	v.vp.SetOverlays(!v.vp.Overlays())
-	if err := v.UpdateSettings(func(s *app.Settings) { s.Overlays = v.vp.Overlays() }); err != nil {
-		v.ShowError("Cannot save the settings", err)
-	}
+	on := v.vp.Overlays()
+	v.UpdateSettings(func(s *app.Settings) { s.Overlays = on })
 	v.buildMenus()
 }
 

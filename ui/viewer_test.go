@@ -39,7 +39,7 @@ func TestOpenCRFilm(t *testing.T) {
 		t.Errorf("title %q", got)
 	}
 	texts := strings.Join(canvasTexts(tv.win, false), "\n")
-	for _, want := range []string{"C 511  W 1023  File 1", "CR · CHEST", "1760 × 2140", "PixelSpacing 0.2 × 0.2 mm", "No model is loaded.", "Engine: no model loaded"} {
+	for _, want := range []string{"C 511  W 1023  File 1", "CR · CHEST", "1760 × 2140", "PixelSpacing 0.2 × 0.2 mm", "stub report panel", "Engine: no model loaded"} {
 		if !strings.Contains(texts, want) {
 			t.Errorf("%q is not on the canvas", want)
 		}
@@ -52,7 +52,7 @@ func TestOpenCRFilm(t *testing.T) {
 		t.Errorf("status bar pixel %q, want x 880 y 1070 stored %d", got, stored)
 	}
 	// The recent files remember it, on disk too.
-	s, err := app.LoadSettings(tv.env.Dirs)
+	s, err := tv.savedSettings()
 	if err != nil || len(s.RecentFiles) != 1 || s.RecentFiles[0] != film {
 		t.Errorf("recent files %q (%v)", s.RecentFiles, err)
 	}
@@ -121,7 +121,7 @@ func TestTeachingModeHidesIdentity(t *testing.T) {
 		t.Errorf("the error in teaching mode reads %q", d)
 	}
 	tv.closeDialogs()
-	if s, _ := app.LoadSettings(tv.env.Dirs); !s.TeachingMode {
+	if s, _ := tv.savedSettings(); !s.TeachingMode {
 		t.Error("teaching mode was not saved")
 	}
 	tv.win.Canvas().OnTypedRune()('t')
@@ -276,7 +276,7 @@ func TestFolderFilmstripAndPaging(t *testing.T) {
 		t.Errorf("tapping the first thumbnail: at %d", tv.cur)
 	}
 	// The folder is a recent item.
-	if s, _ := app.LoadSettings(tv.env.Dirs); len(s.RecentFiles) == 0 || s.RecentFiles[0] != dir {
+	if s, _ := tv.savedSettings(); len(s.RecentFiles) == 0 || s.RecentFiles[0] != dir {
 		t.Errorf("recent %q", s.RecentFiles)
 	}
 }
@@ -608,10 +608,8 @@ func TestReportPanelSeam(t *testing.T) {
 	if got := tv.status.engine.Text; got != "Engine: CPU, 7B loaded" {
 		t.Errorf("engine status %q", got)
 	}
-	if err := rep.host.UpdateSettings(func(s *app.Settings) { s.ReaderName = "Dr Test" }); err != nil {
-		t.Fatal(err)
-	}
-	if s, _ := app.LoadSettings(tv.env.Dirs); s.ReaderName != "Dr Test" || rep.host.Settings().ReaderName != "Dr Test" {
+	rep.host.UpdateSettings(func(s *app.Settings) { s.ReaderName = "Dr Test" })
+	if s, _ := tv.savedSettings(); s.ReaderName != "Dr Test" || rep.host.Settings().ReaderName != "Dr Test" {
 		t.Errorf("UpdateSettings did not save: %q", s.ReaderName)
 	}
 }
@@ -655,7 +653,7 @@ func TestSettingsDialog(t *testing.T) {
 	radio.SetSelected("Light")
 	test.Type(entry, "Dr A. Reader")
 	test.Tap(save)
-	s, err := app.LoadSettings(tv.env.Dirs)
+	s, err := tv.savedSettings()
 	if err != nil || s.Theme != "light" || s.ReaderName != "Dr A. Reader" {
 		t.Errorf("saved %q %q (%v)", s.Theme, s.ReaderName, err)
 	}
@@ -665,14 +663,28 @@ func TestSettingsDialog(t *testing.T) {
 }
 
 // TestNativeChooserFallback: the native dialog's panic (no GTK display) or
-// error falls back to Fyne's dialog for good; a cancel does not.
+// error falls back to the fallback chooser for good; a cancel does not.
+// Titled requests (the report panel's) reach the fallback with their
+// title.
 func TestNativeChooserFallback(t *testing.T) {
-	fb := &stubChooser{file: "/from/fallback.dcm", folder: "/from/fallback"}
+	fb := &seqChooser{files: []string{"/from/fallback.dcm", "/from/fallback.dcm", "/model.gguf"}, folder: "/from/fallback"}
 	var results []string
 	var answer func() (string, error)
 	calls := 0
-	n := &nativeChooser{fallback: fb, file: func(string) (string, error) { calls++; return answer() }}
-	n.folder = n.file
+	var titles []string
+	n := &nativeChooser{fallback: fb,
+		file: func(title, _ string, _ []string, _ string) (string, error) {
+			calls++
+			titles = append(titles, title)
+			return answer()
+		},
+		folder: func(title, _ string) (string, error) {
+			calls++
+			titles = append(titles, title)
+			return answer()
+		},
+	}
+	record := func(p string, err error) { results = append(results, p) }
 	for _, a := range []func() (string, error){
 		func() (string, error) { return "", native.ErrCancelled },
 		func() (string, error) { return "/native.dcm", nil },
@@ -680,21 +692,37 @@ func TestNativeChooserFallback(t *testing.T) {
 		func() (string, error) { return "/never.dcm", nil },
 	} {
 		answer = a
-		n.ChooseFile(nil, "/start", func(p string, err error) { results = append(results, p) })
+		n.ChooseFile(nil, "/start", record)
 	}
-	n.ChooseFolder(nil, "/start", func(p string, err error) { results = append(results, p) })
-	want := "|/native.dcm|/from/fallback.dcm|/from/fallback.dcm|/from/fallback"
+	n.ChooseFolder(nil, "/start", record)
+	n.ChooseFileTitled(nil, "Import model (1 of 2)", "GGUF model", []string{"gguf"}, "/models", record)
+	n.ChooseFolderTitled(nil, "Export PDF to folder", "/out", record)
+	want := "|/native.dcm|/from/fallback.dcm|/from/fallback.dcm|/from/fallback|/model.gguf|/from/fallback"
 	if got := strings.Join(results, "|"); got != want {
 		t.Errorf("results %q, want %q", got, want)
 	}
-	if calls != 3 || !n.broken {
-		t.Errorf("native tried %d times, broken %v", calls, n.broken)
+	if calls != 3 || !n.broken || strings.Join(titles, "|") != "Open image|Open image|Open image" {
+		t.Errorf("native tried %d times (%q), broken %v", calls, titles, n.broken)
 	}
-	// An error that is not a cancel falls back as well.
-	n2 := &nativeChooser{fallback: fb, file: func(string) (string, error) { return "", errors.New("no portal") }}
-	n2.ChooseFile(nil, "", func(p string, err error) { results = append(results, p) })
-	if results[len(results)-1] != "/from/fallback.dcm" || !n2.broken {
-		t.Error("an error did not fall back")
+	// The fallback got the titles and start folders the caller gave.
+	if got := strings.Join(fb.titles, "|"); got != "Open image|Open image|Open folder|Import model (1 of 2)|Export PDF to folder" {
+		t.Errorf("fallback titles %q", got)
+	}
+	if got := strings.Join(fb.starts, "|"); got != "/start|/start|/start|/models|/out" {
+		t.Errorf("fallback start folders %q", got)
+	}
+	// An error that is not a cancel falls back as well, titled or not.
+	for _, titled := range []bool{false, true} {
+		fb2 := &seqChooser{files: []string{"/from/fallback.dcm"}}
+		n2 := &nativeChooser{fallback: fb2, file: func(string, string, []string, string) (string, error) { return "", errors.New("no portal") }}
+		if titled {
+			n2.ChooseFileTitled(nil, "Import", "GGUF", []string{"gguf"}, "", record)
+		} else {
+			n2.ChooseFile(nil, "", record)
+		}
+		if results[len(results)-1] != "/from/fallback.dcm" || !n2.broken {
+			t.Errorf("titled %v: an error did not fall back", titled)
+		}
 	}
 }
 

@@ -36,11 +36,12 @@ type Viewport struct {
 	measures []measurement
 	pending  *measurement // the distance being drawn
 
-	overlays bool
-	teaching bool
-	caseText string
-	axisX    string // patient direction of the image's +x, "" if unknown
-	axisY    string
+	overlays  bool
+	teaching  bool
+	caseText  string
+	axisX     string // patient direction of the image's +x, "" if unknown
+	axisY     string
+	axisHunch bool // the directions are inferred, not read from the file
 
 	// Pointer state. press is where the primary button went down; dragPos
 	// follows the drag by accumulating its deltas.
@@ -106,13 +107,13 @@ func (v *Viewport) setSource(s *source) {
 	v.wlDrag = nil
 	if s == nil {
 		v.presets = nil
-		v.axisX, v.axisY = "", ""
+		v.axisX, v.axisY, v.axisHunch = "", "", false
 		v.changed()
 		return
 	}
 	v.presets = s.im.Presets()
 	v.wlStep = math.Max(s.im.AutoWindow().Width, 1) / 500
-	v.axisX, v.axisY = patientAxes(s.im.Meta)
+	v.axisX, v.axisY, v.axisHunch = patientAxes(s.im.Meta)
 	v.resetView()
 }
 
@@ -269,15 +270,6 @@ func (v *Viewport) Tool() tool { return v.tool }
 func (v *Viewport) ClearMeasurements() {
 	v.measures, v.pending = nil, nil
 	v.changed()
-}
-
-// Measurements returns the distances drawn, as text.
-func (v *Viewport) Measurements() []string {
-	var out []string
-	for _, m := range v.measures {
-		out = append(out, v.distanceText(m))
-	}
-	return out
 }
 
 // ZoomPercent is the zoom in screen pixels per image pixel, as a percentage.
@@ -560,6 +552,7 @@ var (
 	shadowColor  = color.NRGBA{0, 0, 0, 0xc0}
 	measureColor = color.NRGBA{0xf2, 0xc8, 0x4b, 0xff}
 	markerColor  = color.NRGBA{0xf2, 0xc8, 0x4b, 0xff}
+	hunchColor   = color.NRGBA{0xa8, 0xa4, 0x98, 0xc8} // inferred markers
 	warnColor    = color.NRGBA{0xf0, 0x9a, 0x4b, 0xff}
 )
 
@@ -704,7 +697,13 @@ func (r *viewportRenderer) update() {
 		}
 		l, rt, t, b := markers(v.axisX, v.axisY, v.tf)
 		for i, s := range []string{l, rt, t, b} {
-			r.marks[i].set(s, markerColor)
+			c := markerColor
+			if v.axisHunch && s != "" {
+				// Inferred, not read from the file: "R?" in a muted
+				// colour, never mistaken for the file's own.
+				s, c = s+"?", hunchColor
+			}
+			r.marks[i].set(s, c)
 			r.marks[i].show(s != "")
 		}
 	} else {

@@ -1,8 +1,13 @@
 package ui
 
 import (
+	"fmt"
 	"image"
+	"image/color"
 	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"cxrview/imaging"
+	"cxrview/imaging/imagingtest"
 )
 
 // viewportWindow puts a viewport of w×h units alone in a test window.
@@ -149,7 +155,7 @@ func TestDistanceTool(t *testing.T) {
 			vp.OneToOne()
 			vp.SetTool(distanceTool{})
 			dragPrimary(vp, fyne.NewPos(50, 150), fyne.NewPos(150, 150)) // 100 image pixels across
-			got := vp.Measurements()
+			got := measurementTexts(vp)
 			if len(got) != 1 || got[0] != tt.want {
 				t.Fatalf("measurements %q, want [%q]", got, tt.want)
 			}
@@ -158,15 +164,15 @@ func TestDistanceTool(t *testing.T) {
 			}
 			// A zoom keeps the length; a click adds nothing; Delete clears.
 			vp.Zoom(3)
-			if g := vp.Measurements(); g[0] != tt.want {
+			if g := measurementTexts(vp); g[0] != tt.want {
 				t.Errorf("after zooming: %q", g)
 			}
 			dragPrimary(vp, fyne.NewPos(10, 10), fyne.NewPos(10, 10))
-			if n := len(vp.Measurements()); n != 1 {
+			if n := len(measurementTexts(vp)); n != 1 {
 				t.Errorf("a click made a measurement: %d", n)
 			}
 			vp.ClearMeasurements()
-			if n := len(vp.Measurements()); n != 0 {
+			if n := len(measurementTexts(vp)); n != 0 {
 				t.Errorf("%d measurements after clearing", n)
 			}
 		})
@@ -182,18 +188,18 @@ func slicesContain(ss []string, s string) bool {
 	return false
 }
 
-// TestOrientationMarkers follows the markers through rotation and flips.
+// TestOrientationMarkers follows the markers through rotation and flips:
+// read from Patient Orientation they are drawn plain, inferred from the
+// view position they are drawn as a guess ("R?", muted), and a mirrored
+// film's orientation puts its R on the right.
 func TestOrientationMarkers(t *testing.T) {
 	im := grayImage(200, 240, 8, func(x, y int) uint16 { return 100 })
 	im.Meta.Modality, im.Meta.ViewPosition = "DX", "PA"
+	im.Meta.PatientOrientation = [2]string{"L", "F"}
 	vp, win := viewportWindow(t, 300, 300, im)
 	check := func(step string, want [4]string) {
 		t.Helper()
-		var got [4]string
-		for i, m := range vp.markerTexts() {
-			got[i] = m
-		}
-		if got != want {
+		if got := vp.markerTexts(); got != want {
 			t.Errorf("%s: markers left/right/top/bottom %q, want %q", step, got, want)
 		}
 	}
@@ -211,15 +217,91 @@ func TestOrientationMarkers(t *testing.T) {
 	vp.SetOverlays(false)
 	check("overlays off", [4]string{})
 	for _, s := range canvasTexts(win, true) {
-		if s != "" && len(s) == 1 {
+		if s != "" && len(s) <= 2 && strings.Trim(s, "LRAPHF?") == "" {
 			t.Errorf("a marker %q is still on the canvas with overlays off", s)
+		}
+	}
+	vp.SetOverlays(true)
+	for _, c := range vp.markerColors() {
+		if c != markerColor {
+			t.Errorf("a marker read from the file is drawn in %v", c)
+		}
+	}
+
+	// The film stored mirrored says so: its right is the patient's right.
+	im.Meta.PatientOrientation = [2]string{"R", "F"}
+	vp.setSource(newSource(im))
+	check("mirrored film", [4]string{"L", "R", "H", "F"})
+	// An oblique direction keeps its letters.
+	im.Meta.PatientOrientation = [2]string{"LP", "F"}
+	vp.setSource(newSource(im))
+	check("oblique", [4]string{"RA", "LP", "H", "F"})
+
+	// Without Patient Orientation the view position is a guess.
+	im.Meta.PatientOrientation = [2]string{}
+	vp.setSource(newSource(im))
+	check("inferred", [4]string{"R?", "L?", "H?", "F?"})
+	for _, c := range vp.markerColors() {
+		if c != hunchColor {
+			t.Errorf("an inferred marker is drawn in %v, not the muted %v", c, hunchColor)
 		}
 	}
 	// A lateral view gets no markers rather than a guess.
 	im.Meta.ViewPosition = "LL"
 	vp.setSource(newSource(im))
-	vp.SetOverlays(true)
 	check("lateral", [4]string{})
+}
+
+// TestOrientationFromDICOM reads Patient Orientation from a DICOM file: the
+// CR film has none (its markers are inferred from its description), a copy
+// given "R\F" (stored mirrored) shows R on the right, read, not guessed.
+func TestOrientationFromDICOM(t *testing.T) {
+	dcmodify := imagingtest.RequireTool(t, "dcmodify", "dcmtk")
+	film := imagingtest.CRFilm(t)
+	dir := t.TempDir()
+	cases := []struct {
+		value string
+		want  [4]string
+	}{
+		{"", [4]string{"R?", "L?", "H?", "F?"}},
+		{`L\F`, [4]string{"R", "L", "H", "F"}},
+		{`R\F`, [4]string{"L", "R", "H", "F"}},
+		{`Q\F`, [4]string{"R?", "L?", "H?", "F?"}}, // not a direction: ignored
+	}
+	for i, c := range cases {
+		path := film
+		if c.value != "" {
+			path = filepath.Join(dir, fmt.Sprintf("%d.dcm", i))
+			b, err := os.ReadFile(film)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(dcmodify, "-nb", "-i", "(0020,0020)="+c.value, path).CombinedOutput(); err != nil {
+				t.Fatalf("dcmodify: %v\n%s", err, out)
+			}
+		}
+		im, err := imaging.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vp, _ := viewportWindow(t, 300, 300, im)
+		if got := vp.markerTexts(); got != c.want {
+			t.Errorf("Patient Orientation %q: markers %q, want %q (read %q)", c.value, got, c.want, im.Meta.PatientOrientation)
+		}
+	}
+}
+
+// markerColors is the colour of the four markers as drawn.
+func (v *Viewport) markerColors() [4]color.Color {
+	r := test.WidgetRenderer(v).(*viewportRenderer)
+	var out [4]color.Color
+	for i, m := range r.marks {
+		out[i] = m.fg.Color
+	}
+	return out
 }
 
 // markerTexts is the text of the four markers as drawn.
@@ -291,4 +373,13 @@ func TestPresetsAndFit(t *testing.T) {
 	if z := vp.ZoomPercent(); math.Abs(z-100) > 1e-9 {
 		t.Errorf("1:1 zoom %g%%", z)
 	}
+}
+
+// measurementTexts returns the distances drawn, as the viewport labels them.
+func measurementTexts(v *Viewport) []string {
+	var out []string
+	for _, m := range v.measures {
+		out = append(out, v.distanceText(m))
+	}
+	return out
 }

@@ -19,6 +19,7 @@ var (
 	colMacro   = color.RGBA{R: 0x1f, G: 0x3b, B: 0x5c, A: 0xff} // dark blue
 	colPaper   = color.RGBA{R: 0xe4, G: 0x82, B: 0x1c, A: 0xff} // orange
 	colGrid    = color.Gray{Y: 0xdd}
+	colWarning = color.RGBA{R: 0xc0, G: 0x1c, B: 0x1c, A: 0xff} // red
 )
 
 // WritePNG draws the per-finding F1 with its 95% interval, the macro
@@ -29,6 +30,10 @@ func (e *Evaluation) WritePNG(w io.Writer, setName string, paper *Headline) erro
 	p.Title.Text = fmt.Sprintf("F1 per finding (%s, %d reports): definite labels only, 95%% bootstrap CI", setName, e.Reports)
 	p.Title.TextStyle.Font.Size = vg.Points(13)
 	p.Title.Padding = vg.Points(8)
+	if e.Warning != "" {
+		p.Title.Text = e.Warning + "\n" + p.Title.Text
+		p.Title.TextStyle.Color = colWarning
+	}
 	p.Y.Label.Text = "F1"
 	p.Y.Min, p.Y.Max = 0, 1.22
 	p.Y.Tick.Marker = plot.ConstantTicks(ticks01())

@@ -274,8 +274,10 @@ func (l *labeler) pruneMentions(st []token) {
 	}
 }
 
-// pruneTriggers applies "no change"-type suppressors: a "no" that starts
-// "no significant change in" does not negate what follows.
+// pruneTriggers applies the suppressors. A forward one ("no significant
+// change in") keeps the "no" it starts with from negating what follows;
+// one that applies both ways ("in normal position") cancels every
+// negation inside it, whichever way it looks.
 func (l *labeler) pruneTriggers() {
 	for i := range l.trigs {
 		s := &l.trigs[i]
@@ -284,7 +286,13 @@ func (l *labeler) pruneTriggers() {
 		}
 		for j := range l.trigs {
 			t := &l.trigs[j]
-			if t.def.kind == kNeg && t.def.dir == fwd && t.start == s.start {
+			if t.def.kind != kNeg {
+				continue
+			}
+			switch {
+			case s.def.dir == fwd && t.def.dir == fwd && t.start == s.start:
+				t.drop = true
+			case s.def.dir == both && t.start >= s.start && t.start < s.end:
 				t.drop = true
 			}
 		}
@@ -324,7 +332,7 @@ func (l *labeler) nearest(c cand, kind trigKind) *trig {
 	bestDist := 1 << 30
 	for i := range l.trigs {
 		t := &l.trigs[i]
-		if t.drop || t.def.kind != kind {
+		if t.drop || t.def.kind != kind || t.def.sizeOnly && c.def.flags&fNeutral == 0 {
 			continue
 		}
 		// Triggers that overlap the mention ("enlarged heart") count for
@@ -415,6 +423,11 @@ var singularVerbs = map[string]bool{
 	"persists": true, "shows": true, "demonstrates": true, "reveals": true, "measures": true,
 }
 
+var pluralVerbs = map[string]bool{
+	"are": true, "were": true, "have": true, "appear": true, "remain": true, "seem": true,
+	"persist": true, "show": true,
+}
+
 // clauseStarters after a comma or "and" begin a new clause.
 var clauseStarters = map[string]bool{
 	"the": true, "there": true, "this": true, "these": true, "a": true, "an": true,
@@ -451,12 +464,15 @@ func fwdScope(st []token, j int) int {
 			if afterVerb {
 				return j
 			}
+			// "no pneumothorax, bibasilar atelectasis" ends the negation
+			// at the comma; "no consolidation, large effusion, or
+			// pneumothorax" is one negated list, closed by its "or".
+			if w == "," && !listAhead(st, j+1) {
+				return j
+			}
 			if j+1 < len(st) {
 				n := st[j+1].w
-				// "no effusion, small pneumothorax" ends the negation;
-				// "no consolidation, large effusion, or pneumothorax" is
-				// one negated list.
-				if clauseStarters[n] || severities[n] && (w == "and" || !orAhead(st, j+1)) {
+				if clauseStarters[n] || severities[n] && w == "and" {
 					return j
 				}
 			}
@@ -477,14 +493,22 @@ func fwdScope(st []token, j int) int {
 	return j
 }
 
-// orAhead reports whether a disjunction follows in the same clause.
-func orAhead(st []token, j int) bool {
+// listAhead reports whether a conjunction closes a list in the same
+// clause: "or" or "nor", or an "and" that joins one more finding rather
+// than a clause ("and the heart is normal", "and small effusions").
+func listAhead(st []token, j int) bool {
 	for ; j < len(st); j++ {
 		w := st[j].w
-		if w == "or" || w == "nor" {
+		switch {
+		case w == "or" || w == "nor":
 			return true
-		}
-		if hardStops[w] || w == "and" {
+		case w == "and":
+			if j+1 >= len(st) {
+				return false
+			}
+			n := st[j+1].w
+			return !clauseStarters[n] && !severities[n] && !clauseAhead(st, j+1)
+		case hardStops[w] || verbs[w] && w != "present":
 			return false
 		}
 	}
@@ -515,7 +539,10 @@ func clauseAhead(st []token, j int) bool {
 // normal") share the trigger only when the verb is plural or missing.
 func bwdScope(st []token, j int) int {
 	words, nverbs := 0, 0
-	singular := false
+	// A trigger that starts with its verb ("has resolved") says at once
+	// whether the subject is one thing.
+	singular := singularVerbs[st[j].w]
+	plural := false
 	crossed := false
 	for k := j - 1; k >= 0; k-- {
 		w := st[k].w
@@ -534,17 +561,20 @@ func bwdScope(st []token, j int) int {
 				return k + 1
 			}
 			singular = singular || singularVerbs[w]
+			plural = plural || pluralVerbs[w]
 		}
 		switch w {
-		case "and", "or", "nor":
-			if singular {
+		case "and", "or", "nor", ",":
+			// "effusion and the pneumothorax resolved": a new subject
+			// starts after the conjunction, unless a plural verb
+			// shares it ("the heart and the mediastinum are normal").
+			if singular || !plural && k+1 < j && clauseStarters[st[k+1].w] {
+				return k + 1
+			}
+			if w == "," && !crossed {
 				return k + 1
 			}
 			crossed = true
-		case ",":
-			if !crossed || singular {
-				return k + 1
-			}
 		}
 		if st[k].kind != tPunct {
 			words++

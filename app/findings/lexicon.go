@@ -198,18 +198,23 @@ const (
 type trigDef struct {
 	kind trigKind
 	dir  dir
+	// sizeOnly triggers speak of size ("not enlarged", "not increased"):
+	// they negate only neutral mentions, the organs whose size is the
+	// finding. "The pneumothorax is not increased" keeps a pneumothorax.
+	sizeOnly bool
 }
 
 type trigList struct {
 	kind     trigKind
 	dir      dir
+	sizeOnly bool
 	patterns []string
 }
 
 var triggerLists = []trigList{
 	// Pre-negation uncertainty: double negatives and "no new", which would
 	// otherwise read as negations.
-	{kPreUnc, both, []string{
+	{kPreUnc, both, false, []string{
 		"cannot|can't|cant ~3 exclude*|exclusion",
 		"not ~2 exclude*",
 		"difficult|hard|impossible to exclude|exclusion|assess|evaluate",
@@ -219,25 +224,31 @@ var triggerLists = []trigList{
 		"not well|clearly|optimally|adequately|fully|reliably seen|visualized|visualised|evaluated|assessed|demonstrated|delineated",
 		"no evidence to rule out",
 	}},
-	{kPreUnc, fwd, []string{"no new", "without new", "no newly"}},
+	{kPreUnc, fwd, false, []string{"no new", "without new", "no newly"}},
 	// Negation.
-	{kNeg, fwd, []string{
+	{kNeg, fwd, false, []string{
 		"no", "not", "without", "nor", "neither", "negative for", "free of", "clear of", "clearing of",
 		"absence of", "absent", "resolution of", "resolved", "removal of", "removed", "history of",
 		"rule|rules|ruled out", "r/o", "exclude", "to exclude", "rather than", "instead of",
 		"normal", "unremarkable", "no evidence of", "no sign|signs of", "disappearance of", "nonvisualization of",
 	}},
-	{kNeg, bwd, []string{
-		"not ~2 seen|identified|present|visualized|visualised|demonstrated|evident|noted|detected|apparent|visible|appreciated|enlarged|widened|increased|dilated|recognized",
+	{kNeg, bwd, false, []string{
+		"not ~2 seen|identified|present|visualized|visualised|demonstrated|evident|noted|detected|apparent|visible|appreciated|recognized",
 		"no longer", "resolved", "cleared", "clear", "removed", "absent", "gone", "normal", "unremarkable",
 		"ruled out", "excluded", "negative", "has|have resolved",
 	}},
+	{kNeg, bwd, true, []string{"not ~2 enlarged|widened|increased|dilated"}},
 	// "no change", "no increase": the finding is still there.
-	{kSuppress, fwd, []string{
+	{kSuppress, fwd, false, []string{
 		"no|without|not significant|significantly|substantial|substantially|appreciable|appreciably|interval|major|marked|much|further|definite|overall|real? significant|significantly|substantial|appreciable|interval|appreciably? change*|changed|increase*|increasing|decrease*|decreasing|worsen*|progression|improv*|difference|differences",
 	}},
+	// "in normal position" speaks of where a device is, not of its
+	// absence: no negation overlapping it counts, in either direction.
+	{kSuppress, both, false, []string{
+		"normal|standard|satisfactory|appropriate|expected|acceptable|adequate|good|usual|anatomic|anatomical position|positioning|location|placement",
+	}},
 	// Post-negation uncertainty.
-	{kPostUnc, fwd, []string{
+	{kPostUnc, fwd, false, []string{
 		"possible", "possibly", "probable", "probably", "questionable", "question of", "questioned", "QMARK",
 		"suspect*", "suspicion", "suspicious", "concern for|of", "concerning for", "worrisome for", "may", "might", "could",
 		"would", "can be", "maybe", "perhaps", "suggest*", "differential", "versus", "vs", "presum*",
@@ -245,7 +256,7 @@ var triggerLists = []trigList{
 		"correlate ~2 for", "correlation ~1 for", "likely than", "consider*", "secondary to", "possibility", "uncertain", "obscuring|obscures",
 		"cannot be excluded", "raising the question", "atypical for",
 	}},
-	{kPostUnc, bwd, []string{
+	{kPostUnc, bwd, false, []string{
 		"suspected", "questioned", "possible", "questionable", "QMARK", "versus", "vs", "borderline",
 		"equivocal", "indeterminate", "not excluded", "obscured", "a consideration", "a concern",
 		"is|are|be considered", "poorly|incompletely|suboptimally evaluated|assessed|visualized|visualised|seen",
@@ -254,11 +265,11 @@ var triggerLists = []trigList{
 		"unlikely", "less likely", "difficult to assess|evaluate|exclude", "not well seen",
 	}},
 	// Stability words for neutral mentions ("heart size is stable").
-	{kStable, both, []string{
+	{kStable, both, false, []string{
 		"stable", "unchanged", "similar", "not ~1 changed", "no ~2 change", "without ~2 change",
 		"grossly stable", "overall stable", "constant",
 	}},
-	{kAbnormal, both, []string{
+	{kAbnormal, both, false, []string{
 		"enlarg*", "widen*", "cardiomegaly", "prominen*", "increased", "large", "mild*", "moderate*",
 		"sever*", "marked*", "massive*", "dilat*", "globular", "big",
 	}},
@@ -289,7 +300,7 @@ func buildLexicon() *lexicon {
 	}
 	for _, tl := range triggerLists {
 		for _, p := range tl.patterns {
-			l.triggers.add(compile(p), trigDef{tl.kind, tl.dir})
+			l.triggers.add(compile(p), trigDef{tl.kind, tl.dir, tl.sizeOnly})
 		}
 	}
 	for _, p := range noFindingCues {

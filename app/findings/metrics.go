@@ -105,6 +105,14 @@ type Evaluation struct {
 	// Used counts, per metric, the resamples in which it was defined and
 	// that its interval is taken from: "f1 Pneumothorax", "macro f1"...
 	Used map[string]int
+
+	// Warning, when set, marks every output: the first line of the
+	// Markdown, a column of every CSV row, the chart's title. It is how
+	// scores of a TEST MODEL's output are kept from passing for results.
+	Warning string
+	// Notes are said under the Markdown table: what was left out of the
+	// scoring and why, which model wrote the reports.
+	Notes []string
 }
 
 // Options controls Evaluate.

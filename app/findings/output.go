@@ -30,6 +30,9 @@ func fmtCI(v float64, ci Interval) string {
 // when paper is not nil, the paper's headline result to compare with.
 func (e *Evaluation) WriteMarkdown(w io.Writer, paper *Headline) error {
 	ew := &errWriter{w: w}
+	if e.Warning != "" {
+		ew.printf("**%s**\n\n", e.Warning)
+	}
 	ew.printf("| Finding | n | TP | FP | FN | TN | Excluded | Precision (95%% CI) | Recall (95%% CI) | F1 (95%% CI) |\n")
 	ew.printf("|---|--:|--:|--:|--:|--:|--:|---|---|---|\n")
 	for _, s := range e.Findings {
@@ -50,6 +53,9 @@ func (e *Evaluation) WriteMarkdown(w io.Writer, paper *Headline) error {
 	}
 	if short := e.shortResamples(); short != "" {
 		ew.printf(" Some intervals come from fewer resamples because the metric was undefined in the others: %s.", short)
+	}
+	for _, n := range e.Notes {
+		ew.printf(" %s", n)
 	}
 	ew.printf("\n")
 	if paper != nil {
@@ -82,6 +88,7 @@ func (e *Evaluation) shortResamples() string {
 
 // WriteCSV writes one row per finding, then the macro average and, when
 // paper is not nil, the paper's average F1. Undefined values are empty.
+// The last column, warning, repeats e.Warning on every row.
 func (e *Evaluation) WriteCSV(w io.Writer, paper *Headline) error {
 	cw := csv.NewWriter(w)
 	num := func(v float64) string {
@@ -96,11 +103,11 @@ func (e *Evaluation) WriteCSV(w io.Writer, paper *Headline) error {
 			rec = []string{name, strconv.Itoa(c.N()), strconv.Itoa(c.TP), strconv.Itoa(c.FP), strconv.Itoa(c.FN),
 				strconv.Itoa(c.TN), strconv.Itoa(c.Excluded())}
 		}
-		rec = append(rec, num(p), num(pci.Lo), num(pci.Hi), num(r), num(rci.Lo), num(rci.Hi), num(f), num(fci.Lo), num(fci.Hi), ref)
+		rec = append(rec, num(p), num(pci.Lo), num(pci.Hi), num(r), num(rci.Lo), num(rci.Hi), num(f), num(fci.Lo), num(fci.Hi), ref, e.Warning)
 		cw.Write(rec)
 	}
 	cw.Write([]string{"finding", "n", "tp", "fp", "fn", "tn", "excluded", "precision", "precision_lo", "precision_hi",
-		"recall", "recall_lo", "recall_hi", "f1", "f1_lo", "f1_hi", "paper_f1"})
+		"recall", "recall_lo", "recall_hi", "f1", "f1_lo", "f1_hi", "paper_f1", "warning"})
 	for i := range e.Findings {
 		s := &e.Findings[i]
 		row(s.Observation.String(), &s.Counts, s.Precision, s.Recall, s.F1, s.PrecisionCI, s.RecallCI, s.F1CI, "")
