@@ -50,7 +50,7 @@ func Commands() []Command {
 		{Name: "bench", Usage: "[--shape cxr7b] [--type q4_k_m] [--gpu-layers N]", Summary: "measure inference speed on models of the real shapes", Run: runBench},
 		{Name: "version", Usage: "[--json]", Summary: "print versions and the compute backends that load", Run: runVersion},
 		{Name: "runner", Usage: "", Summary: "the inference runner (started by cxrview itself)", Hidden: true, Run: runRunner},
-		{Name: "dev", Usage: "testmodel --out DIR [--shape S] [--type T]", Summary: "developer tools: random-weight test models", Hidden: true, Run: runDev},
+		{Name: "dev", Usage: "testmodel --out DIR [--shape S] [--type T] [--if-missing]", Summary: "developer tools: random-weight test models", Hidden: true, Run: runDev},
 	}
 }
 

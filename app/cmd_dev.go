@@ -6,9 +6,9 @@ import "context"
 // code they need (quantization).
 func runDev(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 || IsHelp(args[0]) {
-		fmt := "usage: cxrview dev testmodel --out DIR [--shape tiny|tiny-llava|cxr7b|llava7b] [--type f16|q8_0|q4_k_m] [--seed N]\n\n" +
+		const help = "usage: cxrview dev testmodel --out DIR [--shape tiny|tiny-llava|cxr7b|llava7b] [--type f16|q8_0|q4_k_m] [--seed N] [--if-missing]\n\n" +
 			"Writes a random-weight model pair for tests and benchmarks; its text is never a report.\n"
-		env.Stdout.Write([]byte(fmt))
+		env.Stdout.Write([]byte(help))
 		return nil
 	}
 	switch args[0] {
