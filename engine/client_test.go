@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"cxrview/engine"
+	"cxrview/engine/cxr/cxrtest"
 	"cxrview/engine/gguf"
 )
 
@@ -177,7 +178,7 @@ func TestNoModelStartsNothing(t *testing.T) {
 		if _, err := r.Generate(ctx, reportRequest(t, 64, 4), nil); !errors.Is(err, engine.ErrNoModel) {
 			t.Errorf("generate %s: %v, want ErrNoModel", when, err)
 		}
-		if _, err := r.Embed(ctx, testImage(64)); !errors.Is(err, engine.ErrNoModel) {
+		if _, err := r.Embed(ctx, cxrtest.Image(64)); !errors.Is(err, engine.ErrNoModel) {
 			t.Errorf("embed %s: %v, want ErrNoModel", when, err)
 		}
 	}
@@ -287,7 +288,7 @@ func TestNativeAbort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.Embed(context.Background(), testImage(info.ImageSize))
+	_, err = r.Embed(context.Background(), cxrtest.Image(info.ImageSize))
 	if !errors.Is(err, engine.ErrEngineCrashed) {
 		t.Fatalf("encoding with the broken projector: %v, want ErrEngineCrashed", err)
 	}

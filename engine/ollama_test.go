@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"cxrview/engine"
+	"cxrview/engine/cxr/cxrtest"
 	"cxrview/engine/gguf"
 	"cxrview/engine/ollamatest"
 )
@@ -162,7 +163,7 @@ func TestOllama(t *testing.T) {
 			}
 			want = "<s>" + strings.Replace(want, engine.ImageMarker, "[img-0]", 1)
 			var b bytes.Buffer
-			png.Encode(&b, testImage(8))
+			png.Encode(&b, cxrtest.Image(8))
 			img := base64.StdEncoding.EncodeToString(b.Bytes())
 			got := renderChat(t, srv.URL, map[string]any{"model": c.model, "_debug_render_only": true, "messages": []map[string]any{
 				{"role": "user", "content": turns[0].User, "images": []string{img}},
@@ -205,7 +206,7 @@ func TestOllama(t *testing.T) {
 		}
 		q, _ := engine.PresetReport.Question("")
 		conversation := func(answer, maxTokens int) engine.Request {
-			return engine.Request{Image: testImage(info.ImageSize), MaxTokens: maxTokens, Turns: []engine.Turn{
+			return engine.Request{Image: cxrtest.Image(info.ImageSize), MaxTokens: maxTokens, Turns: []engine.Turn{
 				{User: q, Assistant: strings.Repeat("abcdefghij", answer/10+1)[:answer]}, {User: "And the heart?"}}}
 		}
 		// A prompt longer than the context: the server must refuse rather
@@ -231,8 +232,8 @@ func TestOllama(t *testing.T) {
 			req  engine.Request
 			want string
 		}{
-			{"wrong image size", engine.Request{Image: testImage(48), Turns: []engine.Turn{{User: "What is this?"}}}, "48x48"},
-			{"image marker in the text", engine.Request{Image: testImage(info.ImageSize), Turns: []engine.Turn{{User: "Compare with [img-1]."}}}, "[img-1]"},
+			{"wrong image size", engine.Request{Image: cxrtest.Image(48), Turns: []engine.Turn{{User: "What is this?"}}}, "48x48"},
+			{"image marker in the text", engine.Request{Image: cxrtest.Image(info.ImageSize), Turns: []engine.Turn{{User: "Compare with [img-1]."}}}, "[img-1]"},
 			{"no image", engine.Request{Turns: []engine.Turn{{User: "Why?"}}}, "no image"},
 		}
 		for _, c := range bad {
@@ -643,7 +644,7 @@ func TestOllamaModelChecks(t *testing.T) {
 }
 
 func TestOllamaStreamFailures(t *testing.T) {
-	req := engine.Request{Image: testImage(64), Turns: []engine.Turn{{User: "Describe."}}, MaxTokens: 8}
+	req := engine.Request{Image: cxrtest.Image(64), Turns: []engine.Turn{{User: "Describe."}}, MaxTokens: 8}
 	load := func(t *testing.T, url string) *engine.Ollama {
 		o, err := engine.NewOllama(url, engine.WithOllamaTimeouts(time.Second, 300*time.Millisecond))
 		if err != nil {

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,23 +94,12 @@ func tinySpec(t testing.TB, shape string) engine.ModelSpec {
 	return engine.ModelSpec{Text: p.Text, Projector: p.Projector, Context: 1024, Threads: 2}
 }
 
-// testImage is a deterministic gray pattern with structure in every block.
-func testImage(size int) *image.Gray {
-	g := image.NewGray(image.Rect(0, 0, size, size))
-	for y := 0; y < size; y++ {
-		for x := 0; x < size; x++ {
-			g.Pix[y*size+x] = uint8((x*7 + y*13 + (x*y)%29) % 256)
-		}
-	}
-	return g
-}
-
 func reportRequest(t testing.TB, size, maxTokens int) engine.Request {
 	q, err := engine.PresetReport.Question("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return engine.Request{Image: testImage(size), Turns: []engine.Turn{{User: q}}, MaxTokens: maxTokens}
+	return engine.Request{Image: cxrtest.Image(size), Turns: []engine.Turn{{User: q}}, MaxTokens: maxTokens}
 }
 
 func generate(t testing.TB, r engine.Engine, req engine.Request) (string, engine.Stats) {
@@ -351,10 +338,10 @@ func TestBadInput(t *testing.T) {
 		req  engine.Request
 		want string
 	}{
-		{"wrong image size", engine.Request{Image: testImage(48), Turns: []engine.Turn{{User: "What is this?"}}}, "48x48"},
-		{"empty question", engine.Request{Image: testImage(info.ImageSize), Turns: []engine.Turn{{User: "  "}}}, "empty question"},
+		{"wrong image size", engine.Request{Image: cxrtest.Image(48), Turns: []engine.Turn{{User: "What is this?"}}}, "48x48"},
+		{"empty question", engine.Request{Image: cxrtest.Image(info.ImageSize), Turns: []engine.Turn{{User: "  "}}}, "empty question"},
 		{"no image", engine.Request{Turns: []engine.Turn{{User: "Why?"}}}, "no image"},
-		{"context overflow", engine.Request{Image: testImage(info.ImageSize), Turns: []engine.Turn{{User: "Describe."}}, MaxTokens: 5000}, "does not fit the context"},
+		{"context overflow", engine.Request{Image: cxrtest.Image(info.ImageSize), Turns: []engine.Turn{{User: "Describe."}}, MaxTokens: 5000}, "does not fit the context"},
 	}
 	for _, c := range bad {
 		_, err := r.Generate(ctx, c.req, nil)
@@ -363,7 +350,7 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 	// The runner's errors keep their kind across the protocol.
-	_, err = r.Generate(ctx, engine.Request{Image: testImage(info.ImageSize), Turns: []engine.Turn{{User: "Describe."}}, MaxTokens: 5000}, nil)
+	_, err = r.Generate(ctx, engine.Request{Image: cxrtest.Image(info.ImageSize), Turns: []engine.Turn{{User: "Describe."}}, MaxTokens: 5000}, nil)
 	if !errors.Is(err, engine.ErrContextTooBig) {
 		t.Errorf("context overflow: %v is not ErrContextTooBig", err)
 	}
@@ -383,32 +370,13 @@ func TestVisionOracle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := testImage(info.ImageSize)
+	img := cxrtest.Image(info.ImageSize)
 	got, err := r.Embed(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s, _ := testmodel.Lookup("tiny")
-	want := cxrtest.Vision(testmodel.CXRVision(s, 7), img)
-	if len(got) != len(want) {
-		t.Fatalf("%d embeddings, want %d", len(got), len(want))
-	}
-	n := len(want)
-	worst := 1.0
-	for i := 0; i < n-1; i++ {
-		c := cxrtest.Cosine(got[i], want[i])
-		worst = math.Min(worst, c)
-		if c < 0.999 {
-			t.Errorf("image token %d: cosine %.6f with the reference", i, c)
-		}
-	}
-	t.Logf("tokens 0..%d: worst cosine %.7f (1-cos %.2g)", n-2, worst, 1-worst)
-	// The last slot carries the projected class token (llama.cpp #25814):
-	// documented, and checked so that a fixed llama.cpp is noticed.
-	cls := cxrtest.CLS(testmodel.CXRVision(s, 7), img)
-	if c := cxrtest.Cosine(got[n-1], cls); c < 0.999 {
-		t.Errorf("last slot: cosine %.4f with the projected class token; has llama.cpp's class-token order changed?", c)
-	}
+	cxrtest.CheckEmbeddings(t, testmodel.CXRVision(s, 7), img, got)
 }
 
 // TestMinContext: the runner refuses a context one token below
@@ -500,7 +468,7 @@ func TestRunnerStopsOnCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := testImage(info.ImageSize)
+	img := cxrtest.Image(info.ImageSize)
 	const maxTokens = 3000
 	send(engine.Message{ID: 3, Op: engine.OpGenerate, Generate: &engine.GenerateArgs{
 		Prompt: prompt, Image: img.Pix, Width: info.ImageSize, Height: info.ImageSize, MaxTokens: maxTokens, IgnoreEOS: true}})

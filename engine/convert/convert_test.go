@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"image"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -100,17 +98,6 @@ func converted(t testing.TB) (*converttest.Checkpoint, map[quant.FileType]Result
 	return shared.ckpt, shared.res
 }
 
-// testImage is a deterministic gray pattern with structure in every block.
-func testImage(size int) *image.Gray {
-	g := image.NewGray(image.Rect(0, 0, size, size))
-	for y := 0; y < size; y++ {
-		for x := 0; x < size; x++ {
-			g.Pix[y*size+x] = uint8((x*7 + y*13 + (x*y)%29) % 256)
-		}
-	}
-	return g
-}
-
 // Proof 1: the tiny checkpoint, converted at every type, loads through the
 // runner and generates; its files carry what the engine checks.
 func TestConvertedModelsGenerate(t *testing.T) {
@@ -138,7 +125,7 @@ func TestConvertedModelsGenerate(t *testing.T) {
 				t.Fatal(err)
 			}
 			q, _ := engine.PresetReport.Question("")
-			req := engine.Request{Image: testImage(info.ImageSize), Turns: []engine.Turn{{User: q}}, MaxTokens: 12}
+			req := engine.Request{Image: cxrtest.Image(info.ImageSize), Turns: []engine.Turn{{User: q}}, MaxTokens: 12}
 			var text strings.Builder
 			st, err := r.Generate(context.Background(), req, func(p engine.Piece) { text.WriteString(p.Text) })
 			if err != nil {
@@ -306,32 +293,12 @@ func TestConvertedVisionMatchesOriginal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := testImage(info.ImageSize)
+	img := cxrtest.Image(info.ImageSize)
 	got, err := r.Embed(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := ck.Vision()
-	want := cxrtest.Vision(v, img)
-	if len(got) != len(want) {
-		t.Fatalf("%d embeddings, want %d", len(got), len(want))
-	}
-	n := len(want)
-	worst := 1.0
-	for i := 0; i < n-1; i++ {
-		c := cxrtest.Cosine(got[i], want[i])
-		worst = math.Min(worst, c)
-		if c < 0.999 {
-			t.Errorf("image token %d: cosine %.6f with the original architecture", i, c)
-		}
-	}
-	t.Logf("tokens 0..%d: worst cosine %.7f (1-cos %.2g), F16 tower", n-2, worst, 1-worst)
-	last := cxrtest.Cosine(got[n-1], want[n-1])
-	cls := cxrtest.Cosine(got[n-1], cxrtest.CLS(v, img))
-	t.Logf("last slot: cosine %.4f with patch %d, %.7f with the projected class token", last, n-1, cls)
-	if cls < 0.999 {
-		t.Errorf("last slot: cosine %.4f with the projected class token; has llama.cpp's class-token order changed?", cls)
-	}
+	cxrtest.CheckEmbeddings(t, ck.Vision(), img, got) // F16 tower
 }
 
 // F16 and F32 sources convert like BF16 ones: the F16 file holds each

@@ -8,6 +8,7 @@ import (
 
 	"cxrview/engine"
 	"cxrview/engine/convert/converttest"
+	"cxrview/engine/cxr/cxrtest"
 	"cxrview/engine/quant"
 
 	"github.com/x448/float16"
@@ -28,7 +29,7 @@ func TestConvertedTextMatchesReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := testImage(info.ImageSize)
+	img := cxrtest.Image(info.ImageSize)
 	q, _ := engine.PresetReport.Question("")
 	st, err := r.Generate(context.Background(), engine.Request{Image: img, Turns: []engine.Turn{{User: q}}, MaxTokens: 16}, nil)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"cxrview/engine"
 	"cxrview/engine/convert/converttest"
+	"cxrview/engine/cxr/cxrtest"
 	"cxrview/engine/quant"
 )
 
@@ -99,7 +100,7 @@ func testPromptTokenization(t *testing.T, res Result, legacy bool) {
 
 	for name, turns := range conversations {
 		t.Run(name, func(t *testing.T) {
-			st, err := r.Generate(context.Background(), engine.Request{Image: testImage(info.ImageSize), Turns: turns, MaxTokens: 1}, nil)
+			st, err := r.Generate(context.Background(), engine.Request{Image: cxrtest.Image(info.ImageSize), Turns: turns, MaxTokens: 1}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
